@@ -25,7 +25,9 @@ class Schedule:
     budget: tuple[int, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "actions", tuple(Action(*a) for a in self.actions))
+        actions = self.actions
+        if type(actions) is not tuple or not all(type(a) is Action for a in actions):
+            object.__setattr__(self, "actions", tuple(Action(*a) for a in actions))
 
     @cached_property
     def forward_steps(self) -> int:
