@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sys
+
+_RUN_PLAIN = contextvars.ContextVar("ckpt_transform_run_plain", default=False)
 
 
 class NotTransformedError(RuntimeError):
@@ -12,8 +16,11 @@ class NotTransformedError(RuntimeError):
 def checkpoint(scheme, *state):
     """Mark ``with checkpoint(scheme, state): for i in range(...): ...`` for checkpointing.
 
-    The block must be rewritten before it runs; reaching this call means it was not.
+    The block must be rewritten before it runs; reaching this call means it was not (except
+    inside ``run_untransformed()``, where the block runs as the plain loop it wraps).
     """
+    if _RUN_PLAIN.get():
+        return contextlib.nullcontext()
     frame = sys._getframe(1)
     where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
     raise NotTransformedError(
@@ -24,3 +31,13 @@ def checkpoint(scheme, *state):
         "`python -m ckpt_transform run script.py`); or write the transformed source with "
         "`ckpt-transform FILE -o DIR`."
     )
+
+
+@contextlib.contextmanager
+def run_untransformed():
+    """Run untransformed marked blocks as plain loops: the reference that tests compare against."""
+    token = _RUN_PLAIN.set(True)
+    try:
+        yield
+    finally:
+        _RUN_PLAIN.reset(token)
