@@ -2,9 +2,12 @@
 
 from ._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE, Action
 from ._check import check_schedule
+from ._multistage import Multistage
+from ._periodic import Periodic
 from ._revolve import Revolve
 from ._schedule import Schedule
 from ._scheme import Scheme
+from ._storeall import StoreAll
 
 __all__ = [
     "ADJOINT",
@@ -13,8 +16,11 @@ __all__ = [
     "FREE",
     "RESTORE",
     "STORE",
+    "Multistage",
+    "Periodic",
     "Revolve",
     "Schedule",
     "Scheme",
+    "StoreAll",
     "check_schedule",
 ]
