@@ -1,0 +1,196 @@
+"""Import hook: modules of chosen packages are rewritten by ``transform_source`` as they are imported.
+
+Built the way pytest's assertion rewriter is: a meta-path finder that asks the finders behind it
+where a module lives, and a loader (a ``SourceFileLoader`` whose ``get_code`` is ours) that
+transforms, compiles and caches. Nothing in importlib is patched. Only modules whose source
+contains the marker get our loader; the others keep the spec the default machinery found, so an
+unmarked module costs one source read and a text check. The rewriter (libcst) is imported only
+when a module must actually be transformed, never on a cache hit.
+
+Set ``CKPT_TRANSFORM_DEBUG=1`` to print each transformed module's source to stderr (and a line
+for each module taken from the cache).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Iterable
+
+from ckpt_transform import _hook_cache
+
+__all__ = ["ImportHook", "ImportHookWarning", "install_import_hook"]
+
+DEBUG_ENV = "CKPT_TRANSFORM_DEBUG"
+
+
+class ImportHookWarning(UserWarning):
+    """A requested package was imported before the hook, so it runs untransformed."""
+
+
+def install_import_hook(packages: str | Iterable[str]) -> ImportHook:
+    """Transform the modules of ``packages`` (names or dotted prefixes) when they are imported.
+
+    Returns the installed hook; ``hook.uninstall()`` removes it, and ``with
+    install_import_hook([...]):`` does both. Modules imported before the hook stay as they are
+    (a warning names them).
+    """
+    hook = ImportHook(packages)
+    _warn_already_imported(hook.packages, stacklevel=3)
+    hook.install()
+    return hook
+
+
+class ImportHook(importlib.abc.MetaPathFinder):
+    """Meta-path finder for the modules of ``packages``; also the handle users keep."""
+
+    def __init__(self, packages: str | Iterable[str]):
+        self.packages = _check_packages(packages)
+        self.transformed: list[str] = []  # module names rewritten by libcst in this process
+        self.cached: list[str] = []  # module names whose transformed code came from the cache
+
+    def install(self, position: int = 0) -> ImportHook:
+        """Put the finder at ``position`` in ``sys.meta_path`` (first by default)."""
+        if self not in sys.meta_path:
+            sys.meta_path.insert(position, self)
+        return self
+
+    def uninstall(self) -> None:
+        """Stop transforming; modules already imported stay transformed."""
+        while self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def __enter__(self) -> ImportHook:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.uninstall()
+
+    def __repr__(self) -> str:
+        return f"<ckpt_transform import hook for {', '.join(self.packages)}>"
+
+    def wants(self, name: str) -> bool:
+        """Whether module ``name`` belongs to one of the hooked packages."""
+        return any(name == p or name.startswith(p + ".") for p in self.packages)
+
+    def find_spec(self, name, path=None, target=None):
+        if not self.wants(name):
+            return None
+        spec = self._find_behind(name, path, target)
+        if (
+            spec is None
+            or isinstance(spec.loader, _TransformingLoader)
+            or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+            or not spec.has_location
+        ):
+            return spec
+        try:
+            source = spec.loader.get_data(spec.origin)
+        except OSError:
+            return spec
+        from ckpt_transform.transform import has_marker
+
+        if not has_marker(importlib.util.decode_source(source)):
+            return spec
+        loader = _TransformingLoader(name, spec.origin, source, self)
+        hooked = importlib.util.spec_from_file_location(
+            name,
+            spec.origin,
+            loader=loader,
+            submodule_search_locations=spec.submodule_search_locations,
+        )
+        hooked.cached = loader.pyc
+        return hooked
+
+    def _find_behind(self, name, path, target):
+        """The spec the finders after this one would give: what the import would be without us."""
+        try:
+            behind = sys.meta_path[sys.meta_path.index(self) + 1 :]
+        except ValueError:  # called while not installed
+            behind = sys.meta_path
+        for finder in behind:
+            find = getattr(finder, "find_spec", None)
+            if find is not None and finder is not self:
+                spec = find(name, path, target)
+                if spec is not None:
+                    return spec
+        return None
+
+
+class _TransformingLoader(importlib.machinery.SourceFileLoader):
+    """Source loader whose code is the transformed module, cached in its own pyc.
+
+    Everything else (``get_source`` for tracebacks, ``get_data`` and ``get_resource_reader`` for
+    importlib.resources, ``is_package``) is the standard file loader's.
+    """
+
+    def __init__(self, fullname: str, path: str, source: bytes, hook: ImportHook):
+        super().__init__(fullname, path)
+        self.pyc = _hook_cache.cache_path(path)
+        self._source = source
+        self._hook = hook
+
+    def get_code(self, fullname):
+        path = self.get_filename(fullname)
+        source, self._source = self._source, None
+        if source is None:  # a second load of the same spec (importlib.reload)
+            source = self.get_data(path)
+        debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+        code = self.pyc and _hook_cache.read(self.pyc, source, path)
+        if code:
+            self._hook.cached.append(fullname)
+            if debug:
+                print(f"ckpt_transform: {fullname}: transformed code from cache {self.pyc}", file=sys.stderr)
+            return code
+        from ckpt_transform.transform import compile_source, transform_source
+
+        text = importlib.util.decode_source(source)
+        code = compile_source(text, path)
+        self._hook.transformed.append(fullname)
+        if debug:
+            print(
+                f"ckpt_transform: {fullname}: transformed {path}\n{transform_source(text, filename=path)}",
+                file=sys.stderr,
+            )
+        if self.pyc:
+            _hook_cache.write(self.pyc, source, code, os.stat(path).st_mode)
+        return code
+
+
+def _check_packages(packages) -> tuple[str, ...]:
+    if isinstance(packages, str):
+        packages = [packages]
+    try:
+        names = tuple(packages)
+    except TypeError:
+        raise TypeError(
+            f"install_import_hook(packages=...): expected a package name or a list of them, "
+            f"got {type(packages).__name__}"
+        ) from None
+    for name in names:
+        if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
+            raise ValueError(
+                f"install_import_hook(packages=...): {name!r} is not a module name; pass importable "
+                "names such as 'mypkg' or 'mypkg.models'"
+            )
+    if not names:
+        raise ValueError("install_import_hook(packages=...): name at least one package to transform")
+    return names
+
+
+def _warn_already_imported(packages: tuple[str, ...], stacklevel: int) -> None:
+    """Warn about requested packages that were imported untransformed before the hook existed."""
+    for name in packages:
+        module = sys.modules.get(name)
+        if module is not None and not isinstance(getattr(module, "__loader__", None), _TransformingLoader):
+            warnings.warn(
+                f"ckpt_transform: package {name!r} was imported before the import hook was "
+                "installed, so its modules already loaded will run untransformed; install the hook "
+                "first (or use `python -m ckpt_transform run --packages ...`)",
+                ImportHookWarning,
+                stacklevel=stacklevel,
+            )
