@@ -45,6 +45,18 @@ def optimal_forward_steps(steps: int, slots: int) -> int:
     return reps * steps - comb(slots + reps, reps - 1)
 
 
+def optimal_split(length: int, slots: int, reps: int) -> tuple[int, int]:
+    """Where to split ``length >= 2`` steps with ``slots`` slots: ``(m, r)``, ``r`` the exact
+    repetition number. ``reps`` is any upper bound on ``r`` (the parent's), lowered here.
+    """
+    if slots == 1:
+        return length - 1, length - 1
+    while reps > 1 and beta(slots, reps - 1) >= length:
+        reps -= 1
+    right = min(length - 1, beta(slots - 1, reps), length - beta(slots, reps - 2))
+    return length - right, reps
+
+
 # task kinds on the explicit stack (the recursion would be ~n deep for one slot)
 _REVERSE, _RESTORE, _FREE = 0, 1, 2
 
@@ -78,15 +90,7 @@ def reverse_segment(out: list, start: int, end: int, slots: list[int], level: in
         if length == 1:
             append(new(Action, (ADJOINT, a, -1, -1, 0)))
             continue
-        free = total - depth
-        if free == 1:
-            split, right_reps = length - 1, 0
-        else:
-            # reps is an upper bound inherited from the parent: lower it to the exact value
-            while reps > 1 and beta(free, reps - 1) >= length:
-                reps -= 1
-            right = min(length - 1, beta(free - 1, reps), length - beta(free, reps - 2))
-            split, right_reps = length - right, reps
+        split, reps = optimal_split(length, total - depth, reps)
         mid = a + split
         append(new(Action, (ADVANCE, a, mid, -1, 0)))
         push((_REVERSE, a, mid, depth, max(reps - 1, 1)))
@@ -94,4 +98,4 @@ def reverse_segment(out: list, start: int, end: int, slots: list[int], level: in
         if b - mid > 1:
             append(new(Action, (STORE, mid, -1, slots[depth + 1], level)))
             push((_FREE, mid, -1, depth + 1, 0))
-        push((_REVERSE, mid, b, depth + 1, right_reps))
+        push((_REVERSE, mid, b, depth + 1, reps))

@@ -32,7 +32,8 @@ def check_schedule(schedule: Schedule) -> None:
     next_adjoint = n - 1
 
     def fail(k: int, action, message: str) -> None:
-        raise AssertionError(f"{schedule.scheme or 'schedule'} ({n} steps), action {k} ({action}): {message}")
+        shown = action if 0 <= action[0] < len(OP_NAMES) else tuple(action)
+        raise AssertionError(f"{schedule.scheme or 'schedule'} ({n} steps), action {k} ({shown}): {message}")
 
     for k, action in enumerate(schedule.actions):
         op, step, to, slot, level = action
