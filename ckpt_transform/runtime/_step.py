@@ -1,0 +1,170 @@
+"""``Step``: one loop iteration, traced once, in the form every executor needs.
+
+The user's body is traced to a jaxpr once. Closed-over tracers (parameters under ``grad``, jit
+arguments, vmapped inputs) are hoisted into explicit arguments, so they can cross the
+``custom_vjp`` boundary and receive cotangents; concrete constants stay inside. Carry leaves and
+hoisted arguments are split into differentiable ones (inexact dtypes) and the rest (integers,
+booleans), which get no cotangent. Tracing also checks that the body keeps the carry's structure,
+shapes and dtypes, naming the offending leaf.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
+
+
+class CarryError(TypeError):
+    """The loop body changes the structure, shape or dtype of its carry."""
+
+
+class Consts(NamedTuple):
+    """Arrays the body closes over, hoisted: differentiable ones and the rest."""
+
+    diff: list
+    other: list
+
+
+def _inexact(x) -> bool:
+    return jnp.issubdtype(x.dtype, jnp.inexact)
+
+
+def _strong(leaf):
+    """``leaf`` as a JAX array without weak type, so loop carries keep one exact type."""
+    leaf = jnp.asarray(leaf)
+    return lax.convert_element_type(leaf, leaf.dtype) if leaf.weak_type else leaf
+
+
+class Step:
+    """The body ``x -> body(index(k), x)`` for loop position ``k`` (0-based), on flat leaf lists.
+
+    ``index(k)`` maps the position to the user's loop index (``start + k*stride``); ``None``
+    means the body takes no index (``while`` loops).
+    """
+
+    def __init__(self, body: Callable, init: Any, index: Callable | None, what: str = "loop body"):
+        paths_leaves, self.treedef = jax.tree_util.tree_flatten_with_path(init)
+        self.paths = [jax.tree_util.keystr(p) or "carry" for p, _ in paths_leaves]
+        leaves = [jnp.asarray(x) for _, x in paths_leaves]
+        self.index = index
+        self.what = what
+        closed, out = self._trace(body, leaves)
+        promoted = self._check(out, leaves)
+        if promoted is not None:  # weakly typed inputs (Python scalars) take the body's dtype
+            leaves = promoted
+            closed, out = self._trace(body, leaves)
+            self._check(out, leaves, promote=False)
+        #: the initial carry leaves, strongly typed
+        self.init = [_strong(x) for x in leaves]
+        self.avals = [jax.ShapeDtypeStruct(x.shape, x.dtype) for x in self.init]
+        self.diff_mask = [_inexact(x) for x in self.init]
+        self._out_weak = [o.weak_type for o in out]
+        hoisted = [isinstance(c, jax.core.Tracer) for c in closed.consts]
+        self._jaxpr = closed.jaxpr
+        self._fixed = [c for c, h in zip(closed.consts, hoisted) if not h]
+        self._hoisted_mask = hoisted
+        moving = [c for c, h in zip(closed.consts, hoisted) if h]
+        self._const_diff_mask = [_inexact(c) for c in moving]
+        self.consts = Consts(
+            [c for c, d in zip(moving, self._const_diff_mask) if d],
+            [c for c, d in zip(moving, self._const_diff_mask) if not d],
+        )
+
+    # ---- tracing and checks -------------------------------------------------------------------
+
+    def _trace(self, body, leaves):
+        treedef = self.treedef
+
+        def flat(i, xs):
+            x = jax.tree_util.tree_unflatten(treedef, xs)
+            y = body(x) if self.index is None else body(i, x)
+            ys, out_def = jax.tree_util.tree_flatten(y)
+            if out_def != treedef:
+                raise CarryError(
+                    f"the {self.what} must return a carry with the structure of its input: got "
+                    f"{out_def}, expected {treedef}"
+                )
+            return ys
+
+        # a Python int example makes the index weakly typed, as in the untransformed loop
+        return jax.make_jaxpr(flat, return_shape=True)(0, leaves)
+
+    def _check(self, out, leaves, promote=True):
+        """Raise on a shape/dtype change; return promoted leaves if only weak inputs changed."""
+        promoted, changed = [], False
+        for path, x, o in zip(self.paths, leaves, out):
+            same = x.shape == o.shape and x.dtype == o.dtype
+            if not same and promote and x.weak_type and x.shape == o.shape:
+                promoted.append(x.astype(o.dtype))
+                changed = True
+                continue
+            if not same:
+                raise CarryError(
+                    f"the {self.what} changes carry leaf {path} from {x.dtype.name}{list(x.shape)} "
+                    f"to {o.dtype.name}{list(o.shape)}; a checkpointed loop needs every leaf to "
+                    "keep its shape and dtype (cast or reshape the new value inside the loop)"
+                )
+            promoted.append(x)
+        return promoted if changed else None
+
+    # ---- leaves -------------------------------------------------------------------------------
+
+    def split(self, leaves):
+        """(differentiable leaves, other leaves)."""
+        d = [x for x, m in zip(leaves, self.diff_mask) if m]
+        o = [x for x, m in zip(leaves, self.diff_mask) if not m]
+        return d, o
+
+    def merge(self, diff, other):
+        diff, other = iter(diff), iter(other)
+        return [next(diff) if m else next(other) for m in self.diff_mask]
+
+    def unflatten(self, leaves):
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+    @property
+    def snapshot_bytes(self) -> int:
+        return sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in self.avals)
+
+    # ---- evaluation ---------------------------------------------------------------------------
+
+    def _all_consts(self, consts: Consts):
+        moving = iter(self._interleave(consts))
+        fixed = iter(self._fixed)
+        return [next(moving) if h else next(fixed) for h in self._hoisted_mask]
+
+    def _interleave(self, consts: Consts):
+        diff, other = iter(consts.diff), iter(consts.other)
+        return [next(diff) if d else next(other) for d in self._const_diff_mask]
+
+    def __call__(self, k, leaves, consts: Consts):
+        """The carry leaves after loop position ``k`` (an integer scalar, may be traced)."""
+        i = self.index(k) if self.index is not None else 0
+        fn = jaxpr_as_fun(ClosedJaxpr(self._jaxpr, self._all_consts(consts)))
+        out = fn(i, *leaves)
+        return [lax.convert_element_type(o, x.dtype) if w else o for o, x, w in zip(out, self.avals, self._out_weak)]
+
+    def advance(self, leaves, start, stop, consts: Consts):
+        """Positions ``start .. stop-1`` as one loop (zero trips when ``stop <= start``)."""
+        return lax.fori_loop(start, stop, lambda k, xs: self(k, xs, consts), leaves)
+
+    def adjoint(self, k, leaves, cot, pcot, consts: Consts):
+        """Pull ``cot`` (differentiable leaves after position ``k``) back through position ``k``.
+
+        Returns the cotangent of the differentiable leaves before ``k`` and ``pcot`` plus the
+        cotangent of the differentiable hoisted arrays.
+        """
+        _, other = self.split(leaves)
+
+        def f(diff, cdiff):
+            out = self(k, self.merge(diff, other), Consts(cdiff, consts.other))
+            return self.split(out)[0]
+
+        _, pull = jax.vjp(f, self.split(leaves)[0], consts.diff)
+        cx, cc = pull(cot)
+        return cx, [p + c for p, c in zip(pcot, cc)]
