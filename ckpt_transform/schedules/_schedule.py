@@ -84,6 +84,13 @@ class Schedule:
 
         return np.asarray(self.actions, dtype=np.int32).reshape(len(self.actions), 5)
 
+    def plot(self, ax=None):
+        """Step against action index with stores, restores and adjoint steps marked; returns the
+        matplotlib figure (needs the ``plot`` extra)."""
+        from ._plot import plot_schedule
+
+        return plot_schedule(self, ax)
+
     def summary(self) -> str:
         return (
             f"{self.scheme or 'schedule'}: {self.steps} steps, {self.forward_steps} forward steps "
