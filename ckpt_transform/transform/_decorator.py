@@ -1,0 +1,114 @@
+"""``@transform``: rewrite one function from its module's source at definition time.
+
+The function's ``def`` is cut out of the parsed module (decorators dropped: they are already being
+applied around us), rewritten, and compiled at its original position. A function that closes over
+variables is compiled inside a synthetic ``def _ckpt_closure(<free names>):`` so that those names
+stay free variables; the new function then reuses the original closure cells, globals, defaults
+and metadata, exactly like the function it replaces.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import linecache
+import types
+
+import libcst as cst
+
+from ._compile import compile_transformed
+from ._errors import InternalError, Locator, TransformError
+from ._markers import find_markers
+from ._rewrite import parse, rewrite
+from ._statements import walk_statements
+
+_ALTERNATIVES = (
+    "Alternatives: install the import hook (ckpt_transform.install_import_hook(['your_package']) before "
+    "importing the module, or `python -m ckpt_transform run script.py`), or write the transformed source "
+    "with `ckpt-transform FILE -o DIR`."
+)
+
+
+def _source_lines(fn) -> list:
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename, fn.__globals__)
+    if not lines:
+        raise TransformError(
+            f"@transform needs the source of {fn.__qualname__!r}, but {code.co_filename!r} has none "
+            f"(functions typed at the REPL or built with exec() have no source file). Fix: define it "
+            f"in a module file. {_ALTERNATIVES}", code.co_filename, code.co_firstlineno)
+    return lines
+
+
+def _find_def(module: cst.Module, source: str, fn) -> tuple:
+    """The libcst ``FunctionDef`` of ``fn`` and its ``def`` line, matched through ``ast`` positions."""
+    code = fn.__code__
+    candidates = sorted(
+        (node for node in ast.walk(ast.parse(source, code.co_filename))
+         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name),
+        key=lambda node: (node.lineno, node.col_offset))
+    defs = [stmt for stmt, _ in walk_statements(module.body)
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == code.co_name]
+    for node, stmt in zip(candidates, defs):
+        first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+        if first <= code.co_firstlineno <= node.lineno:
+            return stmt, node.lineno, node.col_offset
+    raise TransformError(
+        f"@transform could not find the definition of {fn.__qualname__!r} in {code.co_filename!r} "
+        f"(was the file edited after it was imported?). Fix: re-import the module. {_ALTERNATIVES}",
+        code.co_filename, code.co_firstlineno)
+
+
+def _function_code(code: types.CodeType, name: str):
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name:
+                return const
+            found = _function_code(const, name)
+            if found is not None:
+                return found
+    return None
+
+
+def transform(fn):
+    """Decorator: checkpoint the marked loops of ``fn`` (put it directly above ``def``).
+
+    Raises ``TransformError`` when a marked block cannot be checkpointed, or when the source of
+    ``fn`` is unavailable (REPL, ``exec``); the message names the import hook and the CLI instead.
+    """
+    if not inspect.isfunction(fn) or fn.__code__.co_name == "<lambda>":
+        raise TypeError(f"@ckpt_transform.transform decorates a function defined with `def`, got "
+                        f"{type(fn).__name__} {fn!r}. Fix: put @transform directly above `def` "
+                        "(below any other decorator)")
+    filename = fn.__code__.co_filename
+    lines = _source_lines(fn)
+    source = "".join(lines)
+    module = parse(source, filename, lines=lines)
+    funcdef, def_line, def_col = _find_def(module, source, fn)
+    stripped = funcdef.with_changes(decorators=[], leading_lines=[])
+    freevars = fn.__code__.co_freevars
+    if def_col:
+        indent = lines[def_line - 1][:def_col]
+        wrapper = cst.FunctionDef(
+            cst.Name("_ckpt_closure"), cst.Parameters([cst.Param(cst.Name(n)) for n in freevars]),
+            cst.IndentedBlock([stripped], indent=indent))
+        excerpt, offset = cst.Module([wrapper]), def_line - 2
+    else:
+        excerpt, offset = cst.Module([stripped]), def_line - 1
+    excerpt_code = excerpt.code
+    excerpt = parse(excerpt_code, filename, offset, lines)  # fresh nodes, positions of the excerpt
+    new, runtime = rewrite(excerpt, find_markers(module), Locator(excerpt, filename, offset, lines), excerpt_code)
+    if runtime is None:
+        return fn
+    module_code = compile_transformed(excerpt_code, new.code, runtime, filename, line_offset=offset)
+    code = _function_code(module_code, fn.__code__.co_name)
+    cells = dict(zip(freevars, fn.__closure__ or ()))
+    missing = [n for n in code.co_freevars if n not in cells]
+    if code is None or missing:
+        raise InternalError(f"ckpt_transform lost track of {fn.__qualname__} (free names {missing}); this is a "
+                            f"bug in ckpt_transform, please report it with this source:\n{new.code}")
+    closure = tuple(cells[n] for n in code.co_freevars) or None
+    new_fn = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, closure)
+    new_fn.__kwdefaults__ = dict(fn.__kwdefaults__) if fn.__kwdefaults__ else None
+    return functools.update_wrapper(new_fn, fn)
