@@ -17,6 +17,7 @@ _EXPORTS = {
     "Online": "ckpt_transform.schedules",
     "StoreAll": "ckpt_transform.schedules",
     "Multistage": "ckpt_transform.schedules",
+    "FromCheckpointSchedules": "ckpt_transform.schedules",
     "Schedule": "ckpt_transform.schedules",
     "MemoryStorage": "ckpt_transform.storage",
     "HostStorage": "ckpt_transform.storage",

@@ -1,6 +1,7 @@
 """Checkpointing schemes as pure-Python planners: ``scheme.plan(steps) -> Schedule``. No JAX here."""
 
 from ._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE, Action
+from ._adapter import FromCheckpointSchedules
 from ._check import check_schedule
 from ._multistage import Multistage
 from ._periodic import Periodic
@@ -16,6 +17,7 @@ __all__ = [
     "FREE",
     "RESTORE",
     "STORE",
+    "FromCheckpointSchedules",
     "Multistage",
     "Periodic",
     "Revolve",
