@@ -39,6 +39,7 @@ from typing import Any, Mapping, Sequence
 
 import h5py
 import numpy as np
+from h5py import h5s
 
 from ._store import LeafSpec, Storage, StorageError, Store, check_slots
 
@@ -101,10 +102,10 @@ class HDF5Storage(Storage):
             raise StorageError(f"HDF5Storage: cannot create {path!r}: {exc}") from exc
         try:
             _write_layout(file, slots, specs, codecs, dict(meta or {}), self.compression)
-            return HDF5Store(file, path, remove=remove, read_only=False)
         except BaseException:
             _release(file, path)
             raise
+        return HDF5Store(file, path, remove=remove, read_only=False)
 
     @staticmethod
     def load(path, leaf_specs: Sequence[Any] | None = None) -> HDF5Store:
@@ -165,37 +166,39 @@ class HDF5Store(Store):
         self._steps = steps
         self._steps_ds = steps_ds
         self._datasets = datasets
-        self._file_dtypes = [ds.dtype for ds in datasets]
+        # a file removed at close is never read by anyone else: it skips the validity bookkeeping
+        self._durable = not remove and not read_only
 
     def _put(self, slot, step, leaves):
         written = 0
-        for ds, file_dtype, leaf in zip(self._datasets, self._file_dtypes, leaves):
+        for ds, leaf in zip(self._datasets, leaves):
             array = np.ascontiguousarray(leaf)
-            if array.dtype != file_dtype:
-                array = array.view(file_dtype)
+            if array.dtype != ds.dtype:
+                array = array.view(ds.dtype)
             if array.size:
-                ds[slot] = array
+                ds.id.write(*_slot_spaces(ds, slot), array)
             written += array.nbytes
-        self._file.flush()
-        self._steps_ds[slot] = step
+        if self._durable:
+            self._file.flush()
+            self._set_step(slot, step)
         return written
 
     def _get(self, slot):
         arrays = []
-        for k, (ds, spec) in enumerate(zip(self._datasets, self.leaf_specs)):
-            array = np.empty(spec.shape, ds.dtype) if 0 in spec.shape else np.asarray(ds[slot])
-            if array.dtype != spec.dtype:
-                array = array.view(spec.dtype)
-            if LeafSpec.of(array) != spec:
-                raise StorageError(
-                    f"{self.path!r}: slot {slot} leaf {k} read back as {LeafSpec.of(array)}, expected {spec}"
-                )
-            arrays.append(array)
+        for ds, spec in zip(self._datasets, self.leaf_specs):
+            array = np.empty(spec.shape, ds.dtype)
+            if array.size:
+                ds.id.read(*_slot_spaces(ds, slot), array)
+            arrays.append(array.view(spec.dtype) if spec.dtype != ds.dtype else array)
         return arrays
 
     def _drop(self, slot):
-        self._steps_ds[slot] = -1
-        self._file.flush()
+        if self._durable:
+            self._set_step(slot, -1)
+            self._file.flush()
+
+    def _set_step(self, slot, step):
+        self._steps_ds.id.write(*_slot_spaces(self._steps_ds, slot), np.array([step], np.int64))
 
     def _release(self):
         try:
@@ -203,6 +206,14 @@ class HDF5Store(Store):
                 self._file.attrs["status"] = "closed"
         finally:
             self._finalizer()
+
+
+def _slot_spaces(ds: h5py.Dataset, slot: int) -> tuple[h5s.SpaceID, h5s.SpaceID]:
+    """Memory and file dataspaces for one slot of ``ds``. h5py's low-level read/write with these
+    takes ~50 us for a 1 MB leaf where ``ds[slot]`` spends ~100-200 us parsing the selection."""
+    file_space = ds.id.get_space()
+    file_space.select_hyperslab((slot,) + (0,) * (ds.ndim - 1), (1,) + ds.shape[1:])
+    return h5s.create_simple(ds.shape[1:] or (1,)), file_space
 
 
 def _check_writable(path: str) -> None:
@@ -245,7 +256,7 @@ def _open_ours(path: str, action: str = "") -> h5py.File:
     if not isinstance(version, (int, np.integer)) or not 1 <= version <= VERSION:
         file.close()
         raise StorageError(
-            f"{path!r} has snapshot format version {version!r}; this ckpt_transform reads up to {VERSION}{suffix}"
+            f"{path!r} has snapshot format version {_python_value(version)!r}; this ckpt_transform reads up to {VERSION}{suffix}"
         )
     return file
 
