@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from ._step import Consts, Step
-from ._stats import emit
+from ._stats import LoopStats, report
 from ._storage import in_graph_layout
 from ._sweep import Carry, compile_table, run_rows
 
@@ -30,7 +30,7 @@ def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "
     @jax.custom_vjp
     def run(rows, consts, diff, other):
         leaves = step.advance(step.merge(diff, other), 0, n, consts)
-        emit(scheme, n, n, 0, 0, 0, nbytes)
+        report(scheme, LoopStats(repr(scheme), n, n, 0, 0, 0, nbytes))
         return step.split(leaves)
 
     def fwd(rows, consts, diff, other):
@@ -44,10 +44,10 @@ def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "
         pcot = [jnp.zeros_like(c) for c in consts.diff]
         carry = Carry(hand, buffers, list(cotangents[0]), pcot)
         carry = run_rows(rows, table.forward, len(table.rows), carry, step, consts, layout)
-        emit(
-            scheme, n, schedule.forward_steps + 1, schedule.reverse_steps, schedule.stores,
+        report(scheme, LoopStats(
+            repr(scheme), n, schedule.forward_steps + 1, schedule.reverse_steps, schedule.stores,
             schedule.peak_snapshots, nbytes,
-        )
+        ))
         return None, Consts(carry.pcot, None), carry.cot, None
 
     run.defvjp(fwd, bwd)

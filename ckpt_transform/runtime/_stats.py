@@ -1,8 +1,11 @@
 """``LoopStats``: what one run of a checkpointed loop did, and how it reaches the user.
 
-Figures are reported by a ``jax.debug.callback`` when the run actually executes (every call of a
-jitted function, not only its tracing), set on ``scheme.last_stats``, logged at INFO level on the
-``ckpt_transform`` logger and, with ``verbose=True`` on the scheme, printed as one line to stderr.
+The figures are set on ``scheme.last_stats``, logged at INFO level on the ``ckpt_transform``
+logger and, with ``verbose=True`` on the scheme, printed as one line to stderr. With a trip count
+known while tracing they follow from the schedule, so they are reported when the loop is traced
+(a jitted function reports once per compilation): a ``jax.debug.callback`` costs about as much as
+hundreds of small steps. A ``while`` loop's figures are only known when it has run, so it reports
+through a callback at the end of every run.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class LoopStats:
         )
 
 
-def _report(scheme, stats: LoopStats) -> None:
+def report(scheme, stats: LoopStats) -> None:
     scheme.last_stats = stats
     logger.info("%s", stats.summary())
     if scheme.verbose:
@@ -50,10 +53,11 @@ def _report(scheme, stats: LoopStats) -> None:
 
 
 def emit(scheme, steps, forward_steps, adjoint_steps, stores, peak_snapshots, snapshot_bytes) -> None:
-    """Report a run when it executes; the counts may be Python ints or traced integer scalars."""
+    """Report a run when it executes; the counts are traced integer scalars."""
 
     def callback(*counts):
-        counts = [int(c.max()) if hasattr(c, "max") else int(c) for c in counts]
-        _report(scheme, LoopStats(repr(scheme), *counts, snapshot_bytes))
+        # under vmap the counts may come batched: report the largest run
+        counts = [int(c.max()) for c in counts]
+        report(scheme, LoopStats(repr(scheme), *counts, snapshot_bytes))
 
     jax.debug.callback(callback, steps, forward_steps, adjoint_steps, stores, peak_snapshots)

@@ -1,26 +1,36 @@
-"""What one schedule action does to the executor's carry, and the compiled executor of a table.
+"""What a group of schedule actions does to the executor's carry, and the compiled executor.
 
-``apply_action`` is the single definition of the action semantics. It works both with Python
-integers (a host-driven executor, one action at a time, ``slots`` backed by a host ``Store``) and
-with traced integers (the compiled executor below, where the action is a row of an int32 table
-and ``slots`` is the in-graph ``PackedLayout``). With traced integers every op is guarded by
-``when``, a while loop of zero or one trip: unlike ``lax.cond``, XLA updates a while loop's carry
-in place, so the snapshot buffers are never copied by a branch.
+A schedule is run as *groups*: ``[RESTORE] [ADVANCE] [STORE] [ADJOINT]``, each part optional, in
+that order. Revolve-like schedules are mostly ``restore, advance, store`` and ``advance, adjoint``
+runs, so a group costs one loop iteration instead of three or four. ``apply_group`` is the single
+definition of the action semantics. It works with Python integers (a host-driven executor, one
+group at a time, ``slots`` backed by a host ``Store``) and with traced integers (the compiled
+executor below, where a group is a row of an int32 table and ``slots`` is the in-graph
+``PackedLayout``).
+
+With traced integers every part is guarded by ``when``. For large operands it is a while loop of
+zero or one trip: unlike ``lax.cond``, XLA updates a while loop's carry in place, so the snapshot
+buffers are never copied by a branch. For small operands a ``lax.cond`` is cheaper per iteration,
+and copying a few kilobytes costs less than the loop.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 from ..schedules._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
 
+#: operands up to this many bytes are guarded by lax.cond, larger ones by a 0/1-trip while loop
+SMALL_BYTES = 1 << 16
+
 
 class Carry(NamedTuple):
-    """What an executor holds between actions."""
+    """What an executor holds between groups."""
 
     hand: list  #: leaves of the state in hand
     buffers: object  #: snapshot storage (in-graph buffers, or a host store)
@@ -28,66 +38,90 @@ class Carry(NamedTuple):
     pcot: list | None = None  #: accumulated cotangent of the hoisted arrays (reverse sweep only)
 
 
+def _nbytes(tree) -> int:
+    return sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree))
+
+
 def when(pred, fun, operand):
-    """``fun(operand)`` if ``pred`` else ``operand``, without copying ``operand`` when traced."""
+    """``fun(operand)`` if ``pred`` else ``operand``; see the module docstring for the guard."""
     if isinstance(pred, (bool, np.bool_)):
         return fun(operand) if pred else operand
+    if _nbytes(operand) <= SMALL_BYTES:
+        return lax.cond(pred, fun, lambda x: x, operand)
     _, out = lax.while_loop(lambda c: c[0], lambda c: (jnp.zeros_like(c[0]), fun(c[1])), (pred, operand))
     return out
 
 
-def pick(pred, a, b):
-    """``a`` if ``pred`` else ``b``, for Python or traced ``pred``."""
-    if isinstance(pred, (bool, np.bool_)):
-        return a if pred else b
-    return jnp.where(pred, a, b)
+def apply_group(group, carry: Carry, step, consts, slots) -> Carry:
+    """The carry after one group ``(restore_slot, start, stop, store_slot, adjoint_step)``.
 
-
-def apply_action(action, carry: Carry, step, consts, slots) -> Carry:
-    """The carry after one action ``(op, step, to, slot)``; ``slot`` is flat across levels.
-
+    ``-1`` marks an absent part (``start == stop``: no advance). Slots are flat across levels.
     ``step`` is a ``Step``; ``slots`` has ``load(buffers, slot) -> leaves`` and
-    ``save(buffers, slot, leaves) -> buffers``. FREE changes nothing here (a store may release
-    memory on it). ADJOINT leaves the state in hand as it was: the schedule restores next.
+    ``save(buffers, slot, leaves) -> buffers``. ADJOINT leaves the state in hand as it was: the
+    schedule restores before it is used again.
     """
-    op, k, to, slot = action
-    hand = when(op == RESTORE, lambda _: slots.load(carry.buffers, slot), carry.hand)
-    hand = step.advance(hand, k, pick(op == ADVANCE, to, k), consts)
-    buffers = when(op == STORE, lambda b: slots.save(b, slot, hand), carry.buffers)
+    restore, start, stop, store, adjoint = group
+    hand = when(restore >= 0, lambda _: slots.load(carry.buffers, restore), carry.hand)
+    hand = step.advance(hand, start, stop, consts)
+    buffers = when(store >= 0, lambda b: slots.save(b, store, hand), carry.buffers)
     cot, pcot = carry.cot, carry.pcot
     if cot is not None:
-        cot, pcot = when(op == ADJOINT, lambda c: step.adjoint(k, hand, c[0], c[1], consts), (cot, pcot))
+        cot, pcot = when(adjoint >= 0, lambda c: step.adjoint(adjoint, hand, c[0], c[1], consts), (cot, pcot))
     return Carry(hand, buffers, cot, pcot)
 
 
 class Table(NamedTuple):
-    """A schedule as the compiled executor runs it."""
+    """A schedule as groups: what the compiled executor runs."""
 
-    rows: np.ndarray  #: (len, 4) int32: op, step, to, flat slot; FREE rows dropped
-    forward: int  #: rows before the first ADJOINT (the forward sweep)
-    slots: int  #: snapshot rows to allocate, all levels together
+    rows: np.ndarray  #: (len, 5) int32 groups, see ``apply_group``
+    forward: int  #: groups of the forward sweep (actions before the first ADJOINT)
+    slots: int  #: snapshot slots to allocate, all levels together
+
+
+_PHASE = {RESTORE: 0, ADVANCE: 1, STORE: 2, ADJOINT: 3}
+
+
+def _groups(actions, offsets) -> list[list[int]]:
+    groups: list[list[int]] = []
+    phase = 4
+    for op, step, to, slot, level in actions:
+        if op == FREE:  # memory is reused by the next STORE into the slot
+            continue
+        p = _PHASE[op]
+        if p < phase:  # this part of the current group is taken: start a new group
+            groups.append([-1, 0, 0, -1, -1])
+        group = groups[-1]
+        if op == RESTORE:
+            group[0] = offsets[level] + slot
+        elif op == ADVANCE:
+            group[1:3] = step, to
+        elif op == STORE:
+            group[3] = offsets[level] + slot
+        else:
+            group[4] = step
+        phase = p + 1
+    return groups
 
 
 def compile_table(schedule) -> Table:
-    """Drop FREE actions (no-ops for in-graph buffers) and number slots across levels."""
-    actions = schedule.to_array()
-    budget = schedule.slots
-    offsets = np.concatenate([[0], np.cumsum(budget)]).astype(np.int64)
-    actions = actions[actions[:, 0] != FREE]
-    slot = np.where(actions[:, 3] >= 0, offsets[np.maximum(actions[:, 4], 0)] + actions[:, 3], -1)
-    rows = np.stack([actions[:, 0], actions[:, 1], actions[:, 2], slot], axis=1).astype(np.int32)
-    adjoints = np.flatnonzero(rows[:, 0] == ADJOINT)
-    forward = int(adjoints[0]) if len(adjoints) else len(rows)
-    return Table(rows.reshape(-1, 4), forward, int(offsets[-1]))
+    """Group the forward sweep and the reverse sweep separately; number slots across levels."""
+    offsets = [0]
+    for count in schedule.slots:
+        offsets.append(offsets[-1] + count)
+    split = schedule.forward_sweep_length
+    forward = _groups(schedule.actions[:split], offsets)
+    reverse = _groups(schedule.actions[split:], offsets)
+    rows = np.asarray(forward + reverse, dtype=np.int32).reshape(-1, 5)
+    return Table(rows, len(forward), offsets[-1])
 
 
 def run_rows(rows, first: int, last: int, carry: Carry, step, consts, slots) -> Carry:
-    """Execute ``rows[first:last]`` (a traced int32 table) as one compiled loop."""
+    """Execute groups ``rows[first:last]`` (a traced int32 table) as one compiled loop."""
 
     def body(c):
         r, carry = c
         row = lax.dynamic_index_in_dim(rows, r, keepdims=False)
-        return r + 1, apply_action((row[0], row[1], row[2], row[3]), carry, step, consts, slots)
+        return r + 1, apply_group(tuple(row[j] for j in range(5)), carry, step, consts, slots)
 
     _, carry = lax.while_loop(lambda c: c[0] < last, body, (jnp.int32(first), carry))
     return carry
