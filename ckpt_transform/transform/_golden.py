@@ -36,7 +36,7 @@ class GoldenCase:
     def check(self) -> str | None:
         """None when the rewriter still produces the expected result, else a unified diff."""
         if not self.expected.exists():
-            return f"{self.expected} is missing; create it with `python -m ckpt_transform.transform._golden`"
+            return f"{self.expected} is missing; create it with `CKPT_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py`"
         want, (got, suffix) = self.expected.read_text(), self.actual()
         if want == got and self.expected.name.endswith(suffix):
             return None
@@ -67,18 +67,3 @@ def find_cases(directory) -> list:
         cases.append(GoldenCase(name, source, err if err.exists() else out))
     return cases
 
-
-def main(argv=None) -> int:
-    """``python -m ckpt_transform.transform._golden [DIR]``: regenerate every expected file in DIR
-    (default ``fixtures/``) and list the ones that changed. Review the diff before committing."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    for case in find_cases(args[0] if args else "fixtures"):
-        if case.check() is not None:
-            print(f"updated {case.update()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

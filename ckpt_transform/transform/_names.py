@@ -185,10 +185,11 @@ def free_names(scope: cst.CSTNode) -> set:
         outer_reads = set(mentions.names)
         mentions = _Mentions()
         scope.body.visit(mentions)
-        return outer_reads | ((mentions.names - set(inner.names) - inner.globals) | inner.nonlocals)
+        own = bound(scope.body)
+        return outer_reads | (mentions.names - set(inner.names) - own.globals) | own.nonlocals
     inner = bound(scope, nested=True)
     scope.visit(mentions)
-    return (mentions.names - set(inner.names) - inner.globals) | inner.nonlocals
+    return mentions.names - set(inner.names)
 
 
 class _Reads(_Mentions):
