@@ -1,0 +1,140 @@
+"""transform_source / compile_source properties: the one code path, without running anything."""
+
+import dis
+import random
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from ckpt_transform.transform import TransformError, compile_source, has_marker, transform_source
+from ckpt_transform.transform import _liveness, _markers, _rewrite
+from ckpt_transform.transform._errors import Locator
+from ckpt_transform.transform._statements import walk_statements
+
+SOURCE = textwrap.dedent("""\
+    from ckpt_transform import checkpoint, Revolve
+
+
+    def simulate(T, lam, n):
+        with checkpoint(Revolve(4), T):
+            for i in range(3, n, 2):
+                dT = lam * T
+                T = T + dT * i
+        return T
+""")
+
+
+def _stdlib_sample(k, seed=0):
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
+    return random.Random(seed).sample(files, k)
+
+
+def test_unmarked_source_is_returned_untouched_without_parsing(monkeypatch):
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(cst, "parse_module", no_parse)
+    code = "import os\n\ndef f(x):\n    with open(x) as f:\n        return f.read()\n"
+    assert transform_source(code) is code
+    assert not has_marker(code)
+
+
+def test_marker_text_without_marked_block_comes_back_identical():
+    code = "from ckpt_transform import checkpoint\nwith open('f') as f:  # checkpoint later\n    pass\n"
+    assert has_marker(code)
+    assert transform_source(code) is code
+
+
+def test_deterministic_idempotent_and_compiles():
+    out = transform_source(SOURCE)
+    assert out == transform_source(SOURCE)
+    assert transform_source(out) == out
+    compile(out, "x.py", "exec")
+    assert "checkpointed_range(Revolve(4), 3, n, 2, _ckpt_body_0, (T,))" in out
+
+
+@pytest.mark.parametrize("imports, call", [
+    ("from ckpt_transform import checkpoint", "checkpoint"),
+    ("from ckpt_transform import checkpoint as ck", "ck"),
+    ("import ckpt_transform as ct", "ct.checkpoint"),
+    ("import ckpt_transform", "ckpt_transform.checkpoint"),
+    ("from ckpt_transform._marker import checkpoint", "checkpoint"),
+])
+def test_every_marker_spelling_is_found(imports, call):
+    code = f"{imports}\n\ndef f(T, n):\n    with {call}(S, T):\n        for i in range(n):\n            T = T + 1\n    return T\n"
+    assert "checkpointed_range(S, 0, n, 1," in transform_source(code)
+
+
+def test_a_checkpoint_from_elsewhere_is_not_the_marker():
+    code = "import ckpt_transform\nfrom torch.utils.checkpoint import checkpoint\nwith checkpoint(a, b):\n    for i in range(3):\n        b = b + 1\n"
+    assert transform_source(code) is code
+
+
+def test_fresh_names_avoid_every_identifier_in_the_file():
+    code = SOURCE.replace("dT = lam * T", "_ckpt_rt = _ckpt_state = _ckpt_body_0 = lam * T").replace("dT * i", "_ckpt_rt * i")
+    out = transform_source(code)
+    assert "as _ckpt_rt_1" in out and "def _ckpt_body_0_1(i, _ckpt_state_1):" in out
+    compile(out, "x.py", "exec")
+
+
+def test_transform_error_is_a_located_syntax_error():
+    code = SOURCE.replace("T = T + dT * i", "T = T + dT * i\n            break")
+    with pytest.raises(SyntaxError) as info:
+        transform_source(code, filename="/work/model.py")
+    err = info.value
+    assert isinstance(err, TransformError)
+    assert (err.filename, err.lineno, err.offset) == ("/work/model.py", 9, 13)
+    assert err.text == "            break"
+    assert "`break`" in err.msg and "Fix:" in err.msg
+
+
+def test_parse_errors_are_syntax_errors_with_the_filename():
+    with pytest.raises(SyntaxError) as info:
+        transform_source("from ckpt_transform import checkpoint\nwith checkpoint(:\n", filename="bad.py")
+    assert info.value.filename == "bad.py" and info.value.lineno == 2
+
+
+def test_compile_source_keeps_the_users_lines_and_columns():
+    code = compile_source(SOURCE, "/work/model.py")
+    simulate = next(c for c in code.co_consts if getattr(c, "co_name", "") == "simulate")
+    body = next(c for c in simulate.co_consts if getattr(c, "co_name", "") == "_ckpt_body_0")
+    assert body.co_filename == "/work/model.py"
+    assert body.co_firstlineno == 6  # the `for` line
+    assert {line for _, line in dis.findlinestarts(body)} == {6, 7, 8}
+    assert {line for _, line in dis.findlinestarts(simulate)} == {4, 5, 6, 9}
+    # columns too: `lam * T` sits at columns 17-24 of line 7
+    positions = {p for p in body.co_positions() if p[0] == 7}
+    assert (7, 7, 17, 24) in positions
+
+
+def test_compile_source_of_unmarked_code_is_plain_compile():
+    code = compile_source("x = 1\n", "m.py")
+    assert code.co_filename == "m.py"
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["x"] == 1
+
+
+def test_stdlib_sample_passes_through_unchanged():
+    for path in _stdlib_sample(60):
+        code = path.read_text(encoding="utf-8", errors="replace")
+        assert transform_source(code, filename=str(path)) is code, path
+
+
+def test_analysis_and_rewrite_survive_real_code():
+    """Force the slow path on stdlib modules: parse, look for markers, run liveness on every function."""
+    for path in _stdlib_sample(12, seed=1):
+        code = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            module = cst.parse_module(code)
+        except cst.ParserSyntaxError:
+            continue
+        markers = _markers.Markers(names={"checkpoint"}, modules={"ckpt_transform"})
+        new, runtime = _rewrite.rewrite(module, markers, Locator(module, str(path)), code)
+        assert runtime is None and new is module
+        for stmt, _ in walk_statements(module.body):
+            if isinstance(stmt, cst.FunctionDef):
+                _liveness.Liveness().scope(stmt.body)
