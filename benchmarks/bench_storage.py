@@ -54,7 +54,8 @@ def main(argv=None) -> None:
     ]
     print(f"{args.n} writes + {args.n} reads of a {args.size}x{args.size} float32 state, {args.slots} slots")
     width = max(len(repr(s)) for s in storages)
-    print(f"{'storage':{width}s} {'write MB/s':>11s} {'read MB/s':>10s} {'ms/write':>9s} {'ms/read':>8s} {'vs Host':>8s}")
+    header = ("write MB/s", "read MB/s", "ms/write", "ms/read", "vs Host")
+    print(f"{'storage':{width}s} " + " ".join(f"{h:>{w}s}" for h, w in zip(header, (11, 10, 9, 8, 8))))
     measure(HostStorage(), state, 5, args.slots)  # warm up allocations and imports
     rows = []
     for storage in storages:

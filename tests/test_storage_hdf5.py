@@ -17,7 +17,7 @@ from ckpt_transform.storage import HDF5Storage, StorageError
 from ckpt_transform.storage._store import LeafSpec
 
 SPECS = [LeafSpec((8, 8), np.dtype("float32")), LeafSpec((), np.dtype("int64"))]
-META = {"steps": 12, "scheme": "Revolve(3)", "level": 0, "budget": [3, 0], "x64": True}
+META = {"steps": 12, "scheme": "Revolve(3)", "level": 0, "budget": [3, 0], "x64": True, "leaves": ["T", "n"]}
 
 
 def leaves(step):

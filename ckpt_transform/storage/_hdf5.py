@@ -256,7 +256,8 @@ def _open_ours(path: str, action: str = "") -> h5py.File:
     if not isinstance(version, (int, np.integer)) or not 1 <= version <= VERSION:
         file.close()
         raise StorageError(
-            f"{path!r} has snapshot format version {_python_value(version)!r}; this ckpt_transform reads up to {VERSION}{suffix}"
+            f"{path!r} has snapshot format version {_python_value(version)!r}; "
+            f"this ckpt_transform reads up to {VERSION}{suffix}"
         )
     return file
 

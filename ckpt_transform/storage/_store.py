@@ -16,11 +16,18 @@ readable ``repr``, safe to put on a scheme. Opening it for one run gives a *stor
 - ``meta``: a flat mapping of str/int/float/bool values (and lists of them) describing the run,
   e.g. ``{"steps": 100, "scheme": "Revolve(4)", "level": 0}``; a file-backed store records it.
 
+``store.steps`` gives the step each slot holds (-1: empty), the slot positions. A bad slot is an
+IndexError; a leaf count, shape or dtype that differs from ``leaf_specs``, reading an empty slot,
+or using a closed or read-only store is a ValueError raised before anything is stored. A write
+that fails part-way leaves its slot empty, never half-written. Unusable paths and files are a
+``StorageError`` (an ``OSError``) naming the path.
+
 The API stays at the leaf level (flat lists of arrays), so the executor owns pytree flattening
 and a leaf may later be a sharded array. ``read`` may return arrays shared with the store
-(read-only); copy them before mutating. Stores are context managers: leaving the ``with`` block,
-normally or by an exception, closes the store and releases what it holds. An executor must open
-its stores before it runs any step, so that a bad storage fails before computation starts.
+(read-only); copy them before mutating. A store is used from one thread. Stores are context
+managers: leaving the ``with`` block, normally or by an exception, closes the store and releases
+what it holds. An executor must open its stores before it runs any step, so that a bad storage
+fails before computation starts.
 """
 
 from __future__ import annotations
