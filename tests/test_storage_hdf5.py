@@ -261,6 +261,28 @@ def test_a_run_that_died_before_closing_is_rejected(tmp_path):
         HDF5Storage.load(path)
 
 
+@pytest.mark.skipif(os.environ.get("HDF5_USE_FILE_LOCKING", "").upper() == "FALSE", reason="HDF5 locks disabled")
+def test_a_file_in_use_by_another_process_is_not_touched(tmp_path):
+    path = tmp_path / "shared.h5"
+    with HDF5Storage(path, keep=True).open(1, SPECS) as store:
+        store.write(0, 1, leaves(1))
+        result = run_python(
+            f"""
+            from ckpt_transform.storage import HDF5Storage, StorageError
+            for attempt in (lambda: HDF5Storage({str(path)!r}).open(1, []), lambda: HDF5Storage.load({str(path)!r})):
+                try:
+                    attempt()
+                except StorageError as exc:
+                    print(exc)
+            """
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("is open in another process (HDF5 file lock); choose another path") == 2
+        assert store.read(0)[0] == 1
+    with HDF5Storage.load(path) as store:
+        assert store.steps == (1,)
+
+
 # -- paths that cannot be written ----------------------------------------------------------------
 
 

@@ -246,8 +246,10 @@ def _open_ours(path: str, action: str = "") -> h5py.File:
     try:
         file = h5py.File(path, "r")
     except OSError as exc:
+        if "unable to lock file" in str(exc):
+            raise StorageError(f"{path!r} is open in another process (HDF5 file lock); choose another path") from exc
         raise StorageError(
-            f"{path!r} is not a readable HDF5 file (truncated, damaged, in use or not HDF5: {exc}){suffix}"
+            f"{path!r} is not a readable HDF5 file (truncated, damaged or not HDF5: {exc}){suffix}"
         ) from exc
     fmt, version = file.attrs.get("format"), file.attrs.get("version")
     if not (isinstance(fmt, str) and fmt == FORMAT):
