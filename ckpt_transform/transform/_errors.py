@@ -47,5 +47,6 @@ class Locator:
             self._positions = wrapper.resolve(PositionProvider)
         start = self._positions[node].start
         lines = self._lines if self._lines is not None else self.module.code.splitlines()
-        text = lines[start.line - 1 + self.line_offset] if start.line - 1 + self.line_offset < len(lines) else None
+        index = start.line - 1 + self.line_offset
+        text = lines[index].rstrip("\r\n") if index < len(lines) else None
         return TransformError(message, self.filename, start.line + self.line_offset, start.column + 1, text)
