@@ -8,23 +8,32 @@ is this module rather than the decorator (Python binds submodules on their paren
 therefore made callable as the decorator: ``@ckpt_transform.transform`` works either way.
 """
 
+import importlib
 import sys
 import types
 
-from ._compile import compile_source
-from ._decorator import transform
 from ._errors import TransformError
-from ._golden import GoldenCase, find_cases
-from ._markers import has_marker
-from ._rewrite import transform_source
+from ._text_check import has_marker
+
+# Loaded on first use, so that the import hook's text check does not import libcst.
+_LAZY = {"GoldenCase": "._golden", "compile_source": "._compile", "find_cases": "._golden",
+         "transform": "._decorator", "transform_source": "._rewrite"}
 
 __all__ = ["GoldenCase", "TransformError", "compile_source", "find_cases", "has_marker", "transform",
            "transform_source"]
 
 
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
 class _CallableModule(types.ModuleType):
     def __call__(self, fn):
-        return transform(fn)
+        return __getattr__("transform")(fn)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -1,4 +1,4 @@
-"""Which names mean ``checkpoint`` in a module, and the cheap text check that skips parsing."""
+"""Which names mean ``checkpoint`` in a module (the cheap text check is in ``_text_check``)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ._statements import walk_statements
-
-PACKAGE = "ckpt_transform"
-MARKER = "checkpoint"
-
-
-def has_marker(code: str) -> bool:
-    """True when ``code`` may hold a marked block; False means it certainly holds none.
-
-    Every marker form needs an import from the package and the word ``checkpoint``; a module
-    failing this test is returned untouched without being parsed.
-    """
-    return PACKAGE in code and MARKER in code and "with" in code
-
+from ._text_check import MARKER, PACKAGE, has_marker  # noqa: F401 (re-exported)
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
