@@ -8,6 +8,7 @@ import jax
 
 from ..schedules._scheme import Scheme
 from ._fori import run_range
+from ._objects import finish, rewrap, unwrap, wrap_state
 
 
 def _check_scheme(scheme, where: str):
@@ -53,7 +54,31 @@ def fori_loop(lower, upper, body_fun, init_val, *, scheme):
 
 
 def checkpointed_range(scheme, start, stop, step, body, state):
-    raise NotImplementedError
+    """What the rewriter emits for ``with checkpoint(scheme, *state): for i in range(start, stop, step)``.
+
+    ``state`` is the tuple of the loop's state variables (pytrees or plain objects, see
+    ``_objects``); ``body(i, state) -> state`` gets the user's index. Returns the final tuple.
+    """
+    where = "checkpointed for loop"
+    _check_scheme(scheme, where)
+    start = _static_int(start, "the range start", where, scheme)
+    stop = _static_int(stop, "the range stop", where, scheme)
+    step = _static_int(step, "the range step", where, scheme)
+    if step == 0:
+        raise ValueError(f"{where}: range() step must not be zero")
+    converters, tree = wrap_state(tuple(state))
+
+    def carry_body(i, tree):
+        return rewrap(converters, _check_tuple(body(i, unwrap(converters, tree)), len(tree)))
+
+    n = len(range(start, stop, step))
+    return finish(converters, run_range(scheme, start, step, n, carry_body, tree))
+
+
+def _check_tuple(out, length: int):
+    if not isinstance(out, tuple) or len(out) != length:
+        raise TypeError(f"the loop body must return the state as a tuple of {length} entries, got {out!r}")
+    return out
 
 
 def checkpointed_while(scheme, cond, body, state):

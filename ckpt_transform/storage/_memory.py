@@ -53,9 +53,10 @@ class PackedLayout:
         self.nbytes = sum(size * dtype.itemsize for size, dtype in zip(self.sizes, self.dtypes))
 
     def empty(self, slots: int) -> list:
-        """Zeroed buffers for ``slots`` snapshots."""
+        """Zeroed buffers for ``slots`` snapshots (at least one row: traced guards index it)."""
         import jax.numpy as jnp
 
+        slots = max(slots, 1)
         return [jnp.zeros((slots, size), dtype) for size, dtype in zip(self.sizes, self.dtypes)]
 
     def save(self, buffers: list, slot, leaves: Sequence[Any]) -> list:
