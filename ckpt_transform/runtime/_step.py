@@ -1,8 +1,7 @@
 """``Step``: one loop iteration, traced once, in the form every executor needs.
 
-The user's body is traced to a jaxpr once. Closed-over tracers (parameters under ``grad``, jit
-arguments, vmapped inputs) are hoisted into explicit arguments, so they can cross the
-``custom_vjp`` boundary and receive cotangents; concrete constants stay inside. Carry leaves and
+The user's body is traced to a jaxpr once (``Traced``: closed-over tracers become explicit
+arguments, so they cross the ``custom_vjp`` boundary and receive cotangents). Carry leaves and
 hoisted arguments are split into differentiable ones (inexact dtypes) and the rest (integers,
 booleans), which get no cotangent. Tracing also checks that the body keeps the carry's structure,
 shapes and dtypes, naming the offending leaf.
@@ -16,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
+
+from ._traced import Traced
 
 
 class CarryError(TypeError):
@@ -53,22 +53,20 @@ class Step:
         leaves = [jnp.asarray(x) for _, x in paths_leaves]
         self.index = index
         self.what = what
-        closed, out = self._trace(body, leaves)
-        promoted = self._check(out, leaves)
+        traced = self._trace(body, leaves)
+        promoted = self._check(traced.out_shape, leaves)
         if promoted is not None:  # weakly typed inputs (Python scalars) take the body's dtype
             leaves = promoted
-            closed, out = self._trace(body, leaves)
-            self._check(out, leaves, promote=False)
+            traced = self._trace(body, leaves)
+            self._check(traced.out_shape, leaves, promote=False)
+        out = traced.out_shape
         #: the initial carry leaves, strongly typed
         self.init = [_strong(x) for x in leaves]
         self.avals = [jax.ShapeDtypeStruct(x.shape, x.dtype) for x in self.init]
         self.diff_mask = [_inexact(x) for x in self.init]
         self._out_weak = [o.weak_type for o in out]
-        hoisted = [isinstance(c, jax.core.Tracer) for c in closed.consts]
-        self._jaxpr = closed.jaxpr
-        self._fixed = [c for c, h in zip(closed.consts, hoisted) if not h]
-        self._hoisted_mask = hoisted
-        moving = [c for c, h in zip(closed.consts, hoisted) if h]
+        self._traced = traced
+        moving = traced.consts
         self._const_diff_mask = [_inexact(c) for c in moving]
         self.consts = Consts(
             [c for c, d in zip(moving, self._const_diff_mask) if d],
@@ -92,7 +90,7 @@ class Step:
             return ys
 
         # a Python int example makes the index weakly typed, as in the untransformed loop
-        return jax.make_jaxpr(flat, return_shape=True)(0, leaves)
+        return Traced(flat, 0, leaves)
 
     def _check(self, out, leaves, promote=True):
         """Raise on a shape/dtype change; return promoted leaves if only weak inputs changed."""
@@ -133,11 +131,6 @@ class Step:
 
     # ---- evaluation ---------------------------------------------------------------------------
 
-    def _all_consts(self, consts: Consts):
-        moving = iter(self._interleave(consts))
-        fixed = iter(self._fixed)
-        return [next(moving) if h else next(fixed) for h in self._hoisted_mask]
-
     def _interleave(self, consts: Consts):
         diff, other = iter(consts.diff), iter(consts.other)
         return [next(diff) if d else next(other) for d in self._const_diff_mask]
@@ -145,8 +138,7 @@ class Step:
     def __call__(self, k, leaves, consts: Consts):
         """The carry leaves after loop position ``k`` (an integer scalar, may be traced)."""
         i = self.index(k) if self.index is not None else 0
-        fn = jaxpr_as_fun(ClosedJaxpr(self._jaxpr, self._all_consts(consts)))
-        out = fn(i, *leaves)
+        out = self._traced(self._interleave(consts), i, leaves)
         return [lax.convert_element_type(o, x.dtype) if w else o for o, x, w in zip(out, self.avals, self._out_weak)]
 
     def advance(self, leaves, start, stop, consts: Consts):
