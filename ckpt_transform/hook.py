@@ -2,10 +2,10 @@
 
 Built the way pytest's assertion rewriter is: a meta-path finder that asks the finders behind it
 where a module lives, and a loader (a ``SourceFileLoader`` whose ``get_code`` is ours) that
-transforms, compiles and caches. Nothing in importlib is patched. Only modules whose source
-contains the marker get our loader; the others keep the spec the default machinery found, so an
-unmarked module costs one source read and a text check. The rewriter (libcst) is imported only
-when a module must actually be transformed, never on a cache hit.
+transforms, compiles and caches. Nothing in importlib is patched. The finder reads the source and
+looks in the cache first (a hit needs neither the marker check nor the rewriter); otherwise only
+modules passing the marker text check get our loader, and the others keep the spec the default
+machinery found, so an unmarked module costs a source read, a missing-file check and a text check.
 
 Set ``CKPT_TRANSFORM_DEBUG=1`` to print each transformed module's source to stderr (and a line
 for each module taken from the cache).
@@ -92,18 +92,21 @@ class ImportHook(importlib.abc.MetaPathFinder):
             source = spec.loader.get_data(spec.origin)
         except OSError:
             return spec
-        from ckpt_transform.transform import has_marker
+        pyc = _hook_cache.cache_path(spec.origin)
+        code = _hook_cache.read(pyc, source, spec.origin) if pyc else None
+        if code is None:
+            from ckpt_transform.transform import has_marker
 
-        if not has_marker(importlib.util.decode_source(source)):
-            return spec
-        loader = _TransformingLoader(name, spec.origin, source, self)
+            if not has_marker(importlib.util.decode_source(source)):
+                return spec
+        loader = _TransformingLoader(name, spec.origin, source, code, pyc, self)
         hooked = importlib.util.spec_from_file_location(
             name,
             spec.origin,
             loader=loader,
             submodule_search_locations=spec.submodule_search_locations,
         )
-        hooked.cached = loader.pyc
+        hooked.cached = pyc
         return hooked
 
     def _find_behind(self, name, path, target):
@@ -124,27 +127,29 @@ class ImportHook(importlib.abc.MetaPathFinder):
 class _TransformingLoader(importlib.machinery.SourceFileLoader):
     """Source loader whose code is the transformed module, cached in its own pyc.
 
-    Everything else (``get_source`` for tracebacks, ``get_data`` and ``get_resource_reader`` for
-    importlib.resources, ``is_package``) is the standard file loader's.
+    The finder has already read the source and looked in the cache, so a cache hit arrives with
+    its code. Everything else (``get_source`` for tracebacks, ``get_data`` and
+    ``get_resource_reader`` for importlib.resources, ``is_package``) is the standard file loader's.
     """
 
-    def __init__(self, fullname: str, path: str, source: bytes, hook: ImportHook):
+    def __init__(self, fullname, path, source: bytes, code, pyc: str | None, hook: ImportHook):
         super().__init__(fullname, path)
-        self.pyc = _hook_cache.cache_path(path)
-        self._source = source
+        self._found = (source, code)
+        self._pyc = pyc
         self._hook = hook
 
     def get_code(self, fullname):
         path = self.get_filename(fullname)
-        source, self._source = self._source, None
-        if source is None:  # a second load of the same spec (importlib.reload)
+        if self._found is not None:  # first load: what the finder read
+            (source, code), self._found = self._found, None
+        else:  # a reload: read again
             source = self.get_data(path)
+            code = _hook_cache.read(self._pyc, source, path) if self._pyc else None
         debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
-        code = self.pyc and _hook_cache.read(self.pyc, source, path)
-        if code:
+        if code is not None:
             self._hook.cached.append(fullname)
             if debug:
-                print(f"ckpt_transform: {fullname}: transformed code from cache {self.pyc}", file=sys.stderr)
+                print(f"ckpt_transform: {fullname}: transformed code from cache {self._pyc}", file=sys.stderr)
             return code
         from ckpt_transform.transform import compile_source, transform_source
 
@@ -156,8 +161,8 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
                 f"ckpt_transform: {fullname}: transformed {path}\n{transform_source(text, filename=path)}",
                 file=sys.stderr,
             )
-        if self.pyc:
-            _hook_cache.write(self.pyc, source, code, os.stat(path).st_mode)
+        if self._pyc:
+            _hook_cache.write(self._pyc, source, code, os.stat(path).st_mode)
         return code
 
 
