@@ -24,8 +24,7 @@ exit status (the worst outcome over all files):
   {EXIT_PROBLEMS}  some marked loop cannot be transformed, or a file is not valid Python;
      each problem is printed as FILE:LINE:COL: MESSAGE
   {EXIT_USAGE}  bad command line, or a file or directory could not be read or written
-  {EXIT_INTERNAL}  internal error of ckpt_transform (a bug: please report the traceback)
-"""
+  {EXIT_INTERNAL}  internal error of ckpt_transform (a bug: please report the traceback)"""
 SUBCOMMANDS = ("run", "schedule")
 
 
@@ -45,8 +44,8 @@ def _transform_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Print the source of Python files with their `with checkpoint(...)` loops "
-        "rewritten into checkpointed runtime calls. Files without a marked loop come out unchanged.",
+        description="Print the source of Python files with their `with checkpoint(...)` loops rewritten\n"
+        "into checkpointed runtime calls. Files without a marked loop come out unchanged.",
         epilog=f"""\
 other commands:
   {prog} run [--packages A,B] SCRIPT [ARGS...]   run a script with the import hook
