@@ -14,7 +14,8 @@ import ast
 import types
 
 from ._errors import InternalError, Locator
-from ._markers import find_markers, has_marker
+from ._markers import find_markers
+from ._text_check import has_marker
 from ._rewrite import parse, rewrite
 
 _POSITION = ("lineno", "col_offset", "end_lineno", "end_col_offset")

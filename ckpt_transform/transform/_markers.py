@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ._statements import walk_statements
-from ._text_check import MARKER, PACKAGE, has_marker  # noqa: F401 (re-exported)
+from ._text_check import MARKER, PACKAGE
+
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""

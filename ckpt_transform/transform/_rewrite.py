@@ -25,7 +25,8 @@ import libcst as cst
 from . import _names
 from ._errors import Locator, TransformError
 from ._liveness import Liveness
-from ._markers import Markers, find_markers, has_marker
+from ._markers import Markers, find_markers
+from ._text_check import has_marker
 from ._statements import walk_statements
 
 _FIX = "Fix: "
