@@ -28,7 +28,8 @@ SOURCE = textwrap.dedent("""\
 
 
 def _stdlib_sample(k, seed=0):
-    files = sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
+    files = sorted(p for p in Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")
+                   if "site-packages" not in p.parts and "dist-packages" not in p.parts)
     return random.Random(seed).sample(files, k)
 
 
@@ -134,7 +135,7 @@ def test_analysis_and_rewrite_survive_real_code():
             continue
         markers = _markers.Markers(names={"checkpoint"}, modules={"ckpt_transform"})
         new, runtime = _rewrite.rewrite(module, markers, Locator(module, str(path)), code)
-        assert runtime is None and new is module
+        assert runtime is None and new is code
         for stmt, _ in walk_statements(module.body):
             if isinstance(stmt, cst.FunctionDef):
                 _liveness.Liveness().scope(stmt.body)

@@ -140,5 +140,5 @@ def compile_source(code: str, filename: str, *, dont_inherit: bool = True) -> ty
         module = parse(code, filename)
         new, runtime = rewrite(module, find_markers(module), Locator(module, filename), code)
         if runtime:
-            return compile_transformed(code, new.code, runtime, filename, dont_inherit=dont_inherit)
+            return compile_transformed(code, new, runtime, filename, dont_inherit=dont_inherit)
     return compile(code, filename, "exec", dont_inherit=dont_inherit)

@@ -101,13 +101,13 @@ def transform(fn):
     new, runtime = rewrite(excerpt, find_markers(module), Locator(excerpt, filename, offset, lines), excerpt_code)
     if runtime is None:
         return fn
-    module_code = compile_transformed(excerpt_code, new.code, runtime, filename, line_offset=offset)
+    module_code = compile_transformed(excerpt_code, new, runtime, filename, line_offset=offset)
     code = _function_code(module_code, fn.__code__.co_name)
     cells = dict(zip(freevars, fn.__closure__ or ()))
     missing = [n for n in code.co_freevars if n not in cells]
     if code is None or missing:
         raise InternalError(f"ckpt_transform lost track of {fn.__qualname__} (free names {missing}); this is a "
-                            f"bug in ckpt_transform, please report it with this source:\n{new.code}")
+                            f"bug in ckpt_transform, please report it with this source:\n{new}")
     closure = tuple(cells[n] for n in code.co_freevars) or None
     new_fn = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, closure)
     new_fn.__kwdefaults__ = dict(fn.__kwdefaults__) if fn.__kwdefaults__ else None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ._walk import Walker
+
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
@@ -34,7 +36,7 @@ def target_reads(target: cst.CSTNode) -> set:
     return reads(target)
 
 
-class _Mentions(cst.CSTVisitor):
+class _Mentions(Walker):
     """Every identifier used as a variable in a subtree (not attribute names or keywords)."""
 
     def __init__(self):
@@ -44,24 +46,24 @@ class _Mentions(cst.CSTVisitor):
         self.names.add(node.value)
 
     def visit_Attribute(self, node):
-        node.value.visit(self)
+        self.walk(node.value)
         return False
 
     def visit_Arg(self, node):
-        node.value.visit(self)
+        self.walk(node.value)
         return False
 
     def visit_Param(self, node):
         for part in (node.annotation, node.default):
             if part is not None:
-                part.visit(self)
+                self.walk(part)
         return False
 
     def visit_ImportAlias(self, node):
         return False
 
 
-class _Bound(cst.CSTVisitor):
+class _Bound(Walker):
     """Names bound in a scope, first binding node first (source order).
 
     With ``nested=False`` it stays in the current scope (no lambda, comprehension or def bodies);
@@ -158,7 +160,7 @@ def bound(node_or_nodes, *, nested: bool = False) -> _Bound:
     """Bindings of the current scope in a node or a sequence of nodes (see ``_Bound``)."""
     visitor = _Bound(nested)
     for node in node_or_nodes if isinstance(node_or_nodes, (list, tuple)) else (node_or_nodes,):
-        node.visit(visitor)
+        visitor.walk(node)
     return visitor
 
 
@@ -181,14 +183,14 @@ def free_names(scope: cst.CSTNode) -> set:
             outside += list(scope.bases) + list(scope.keywords)
             inner = bound(scope.body, nested=True)
         for node in outside:
-            node.visit(mentions)
+            mentions.walk(node)
         outer_reads = set(mentions.names)
         mentions = _Mentions()
-        scope.body.visit(mentions)
+        mentions.walk(scope.body)
         own = bound(scope.body)
         return outer_reads | (mentions.names - set(inner.names) - own.globals) | own.nonlocals
     inner = bound(scope, nested=True)
-    scope.visit(mentions)
+    mentions.walk(scope)
     return mentions.names - set(inner.names)
 
 
@@ -200,7 +202,7 @@ class _Reads(_Mentions):
         self.binds: dict = {}
 
     def visit_NamedExpr(self, node):
-        node.value.visit(self)
+        self.walk(node.value)
         self.binds.setdefault(node.target.value, node.target)
         return False
 
@@ -217,7 +219,7 @@ def reads(*nodes) -> set:
     visitor = _Reads()
     for node in nodes:
         if node is not None:
-            node.visit(visitor)
+            visitor.walk(node)
     return visitor.names
 
 
@@ -226,7 +228,7 @@ def reads_binds(*nodes) -> tuple:
     visitor = _Reads()
     for node in nodes:
         if node is not None:
-            node.visit(visitor)
+            visitor.walk(node)
     return visitor.names, set(visitor.binds)
 
 
@@ -250,7 +252,7 @@ def small_statement(small: cst.BaseSmallStatement) -> tuple:
         return uses, binds
     if isinstance(small, cst.Del):
         names = _Mentions()
-        small.target.visit(names)
+        names.walk(small.target)
         return names.names, {n.value for n in target_names(small.target)}
     if isinstance(small, (cst.Import, cst.ImportFrom)):
         return set(), set(bound(small).names)
@@ -265,5 +267,5 @@ def small_statement(small: cst.BaseSmallStatement) -> tuple:
     if isinstance(small, cst.Assert):
         return reads_binds(small.test, small.msg)
     names = _Mentions()  # anything newer: read everything it mentions, bind nothing
-    small.visit(names)
+    names.walk(small)
     return names.names, set()

@@ -28,6 +28,7 @@ from ._liveness import Liveness
 from ._markers import Markers, find_markers
 from ._text_check import has_marker
 from ._statements import walk_statements
+from ._walk import Walker
 
 _FIX = "Fix: "
 
@@ -62,7 +63,7 @@ class _Fresh:
         return name
 
 
-class _BodyCheck(cst.CSTVisitor):
+class _BodyCheck(Walker):
     """Finds the first statement in a loop body that cannot move into a function."""
 
     def __init__(self):
@@ -75,22 +76,22 @@ class _BodyCheck(cst.CSTVisitor):
         return False
 
     def visit_For(self, node):
-        node.target.visit(self)
-        node.iter.visit(self)
+        self.walk(node.target)
+        self.walk(node.iter)
         self.depth += 1
-        node.body.visit(self)
+        self.walk(node.body)
         self.depth -= 1
         if node.orelse is not None:
-            node.orelse.visit(self)
+            self.walk(node.orelse)
         return False
 
     def visit_While(self, node):
-        node.test.visit(self)
+        self.walk(node.test)
         self.depth += 1
-        node.body.visit(self)
+        self.walk(node.body)
         self.depth -= 1
         if node.orelse is not None:
-            node.orelse.visit(self)
+            self.walk(node.orelse)
         return False
 
     def visit_Break(self, node):
@@ -215,13 +216,13 @@ def _validate(with_node: cst.With, item: cst.WithItem, scope, where: Locator) ->
                                            "Fix: remove it from checkpoint(...)")
     else:
         check = _BodyCheck()
-        loop.test.visit(check)
+        check.walk(loop.test)
         _, binds = _names.reads_binds(loop.test)
         if check.bad is None and binds:
             raise where.error(loop.test, "an assignment expression (`:=`) in a checkpointed while condition "
                                          "is not supported. Fix: assign at the end of the body and before the block")
     check = _BodyCheck()
-    loop.body.visit(check)
+    check.walk(loop.body)
     if check.bad is not None:
         raise where.error(*check.bad)
     return block
@@ -369,15 +370,39 @@ class _Rewriter(cst.CSTTransformer):
 
 
 def rewrite(module: cst.Module, markers: Markers, where: Locator, code: str) -> tuple:
-    """``(new module, runtime alias)``; ``(module, None)`` when it has no marked block.
+    """``(new source, runtime alias)``; ``(code, None)`` when the module has no marked block.
 
-    The alias (``_ckpt_rt`` unless taken) is how the generated imports can be recognised.
+    Only the top-level statements that hold a marked block are rewritten and printed again; the
+    rest of the text is kept as it is (printing a whole module costs as much as parsing it). The
+    alias (``_ckpt_rt`` unless taken) is how the generated imports can be recognised.
     """
     blocks = analyse(module, markers, where) if markers else []
     if not blocks:
-        return module, None
+        return code, None
     rewriter = _Rewriter(blocks, module, _Fresh(code))
-    return module.visit(rewriter), rewriter.runtime
+    pieces = []
+    for stmt in module.body:
+        if id(stmt) in rewriter.path:
+            result = stmt.visit(rewriter)
+            new = result.nodes if isinstance(result, cst.FlattenSentinel) else [result]
+            pieces.append((module.code_for_node(stmt), "".join(module.code_for_node(n) for n in new)))
+    spliced = _splice(code, pieces)
+    if spliced is None:
+        spliced = module.visit(rewriter).code
+    return spliced, rewriter.runtime
+
+
+def _splice(code: str, pieces) -> str | None:
+    """``code`` with each ``(old, new)`` text replaced, or None unless each ``old`` occurs exactly once."""
+    out, cursor = [], 0
+    for old, new in pieces:
+        start = code.find(old, cursor)
+        if start < 0 or code.count(old) != 1:
+            return None
+        out += [code[cursor:start], new]
+        cursor = start + len(old)
+    out.append(code[cursor:])
+    return "".join(out)
 
 
 def parse(code: str, filename: str, line_offset: int = 0, lines=None) -> cst.Module:
@@ -400,5 +425,4 @@ def transform_source(code: str, *, filename: str = "<string>") -> str:
     if not has_marker(code):
         return code
     module = parse(code, filename)
-    new, runtime = rewrite(module, find_markers(module), Locator(module, filename), code)
-    return new.code if runtime else code
+    return rewrite(module, find_markers(module), Locator(module, filename), code)[0]
