@@ -5,7 +5,8 @@
   ``sys.meta_path``, so the modules that rewriter claims (test files, conftests, registered
   plugins) are never transformed.
 - Golden rewrite fixtures under the ini ``ckpt_golden_dir`` directories are collected as test
-  items that show a diff on mismatch; ``--ckpt-update-golden`` rewrites the expected files.
+  items that show a diff on mismatch; ``--ckpt-update-golden`` rewrites the expected files
+  (pytest >= 8; see ``_pytest_golden``).
 - ``check_against_plain(fn, *args, ...)`` and the fixture ``ckpt_check`` compare a transformed
   function with plain JAX AD of its untransformed loop.
 
@@ -16,16 +17,17 @@ must stay cheap: JAX and libcst are imported only when a feature is used.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
 from ckpt_transform._check_plain import check_against_plain
 
+if hasattr(pytest, "Directory"):  # pytest >= 8 lets plugins collect whole directories
+    from ckpt_transform._pytest_golden import pytest_collect_directory  # noqa: F401 (a hook)
+
 __all__ = ["check_against_plain"]
 
 _HOOK = pytest.StashKey()
-_GOLDEN_CASES = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,66 +94,6 @@ def _after_assertion_rewriter(config: pytest.Config) -> int:
 def pytest_report_header(config: pytest.Config) -> str | None:
     hook = config.stash.get(_HOOK, None)
     return None if hook is None else f"ckpt_transform: import hook for {', '.join(hook.packages)}"
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    """A ``NAME.in.py`` inside a ``ckpt_golden_dir`` is one golden rewrite case."""
-    if not file_path.name.endswith(".in.py"):
-        return None
-    config = parent.config
-    golden_dirs = {Path(d).resolve() for d in config.getini("ckpt_golden_dir")}
-    if file_path.parent.resolve() not in golden_dirs:
-        return None
-    return GoldenFile.from_parent(parent, path=file_path)
-
-
-class GoldenFile(pytest.File):
-    """The input of one golden case (the format is ``ckpt_transform.transform._golden``'s)."""
-
-    def collect(self):
-        from ckpt_transform.transform import find_cases
-
-        cache = self.config.stash.setdefault(_GOLDEN_CASES, {})
-        directory = self.path.parent
-        if directory not in cache:
-            cache[directory] = {case.source.name: case for case in find_cases(directory)}
-        case = cache[directory][self.path.name]
-        yield GoldenItem.from_parent(self, name=case.name, case=case)
-
-
-class GoldenMismatch(Exception):
-    """The rewriter's output differs from the expected file; the argument is the diff."""
-
-
-class GoldenItem(pytest.Item):
-    """Rewrite ``NAME.in.py`` and compare with ``NAME.out.py`` (or the rejection in ``NAME.err``)."""
-
-    def __init__(self, *, case, **kwargs):
-        super().__init__(**kwargs)
-        self.case = case
-
-    def runtest(self) -> None:
-        diff = self.case.check()
-        if diff is None:
-            return
-        if not self.config.getoption("ckpt_update_golden"):
-            raise GoldenMismatch(diff)
-        self.case.update()
-        diff = self.case.check()
-        if diff is not None:  # the rewrite is not deterministic
-            raise GoldenMismatch(f"still differs after --ckpt-update-golden:\n{diff}")
-
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, GoldenMismatch):
-            return (
-                f"golden rewrite {self.case.name!r}: the rewriter's output differs from "
-                f"{self.case.expected.name}\n{excinfo.value}\n"
-                "If the change is intended, accept it with --ckpt-update-golden and review `git diff`."
-            )
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self):
-        return self.path, None, f"golden rewrite: {self.case.name}"
 
 
 @pytest.fixture

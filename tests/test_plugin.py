@@ -138,10 +138,13 @@ def test_update_flag_rewrites_the_expected_files(pytester):
     expected = golden / "loop.out.py"
     expected.write_text("stale\n")
     (golden / "new_case.in.py").write_text(MODEL.replace("Revolve(2)", "Revolve(3)"))
-    pytester.runpytest("--ckpt-update-golden").assert_outcomes(passed=2)
+    (golden / "now_rejected.in.py").write_text(MODEL.replace("range(n)", "[1, 2]"))
+    (golden / "now_rejected.out.py").write_text(MODEL)
+    pytester.runpytest("--ckpt-update-golden").assert_outcomes(passed=3)
     assert expected.read_text() == transform_source(MODEL, filename="loop.in.py")
     assert (golden / "new_case.out.py").exists()
-    pytester.runpytest().assert_outcomes(passed=2)
+    assert (golden / "now_rejected.err").exists() and not (golden / "now_rejected.out.py").exists()
+    pytester.runpytest().assert_outcomes(passed=3)
 
 
 def test_check_against_plain_passes_a_right_rewrite_and_fails_wrong_ones(pytester):
