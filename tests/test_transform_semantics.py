@@ -272,3 +272,65 @@ def test_caller_object_holds_final_state():
     _close(heat.T, ref.T)
     _close(heat.Tnext, ref.T)
     assert heat.lam == 0.5
+
+
+def _decorated_closure(T, lam):
+    @transform  # decorated inside the differentiated function: `lam` is a traced closure cell
+    def solve(T):
+        with checkpoint(Revolve(3), T):
+            for i in range(3, 23, 4):
+                T = T + lam * jnp.sin(T) * i
+        return T
+
+    return jnp.sum(solve(T) ** 2)
+
+
+def _plain_closure(T, lam):
+    for i in range(3, 23, 4):
+        T = T + lam * jnp.sin(T) * i
+    return jnp.sum(T ** 2)
+
+
+def test_decorated_closure_gradient_reaches_closed_over_values(jit):
+    _check(_decorated_closure, _plain_closure, (jnp.linspace(0.0, 1.0, 5), 0.01), (0, 1), jit)
+
+
+class _Model:
+    def __init__(self, lam):
+        self.lam = lam
+
+    def scale(self):
+        return 1.0 + self.lam
+
+    @transform
+    def run(self, T):
+        with checkpoint(Revolve(2), T):
+            for i in range(7):
+                T = T * self.scale() - 0.01 * i
+        return jnp.sum(T)
+
+
+class _Sub(_Model):
+    @transform
+    def run(self, T):
+        base = super().scale  # zero-argument super() outside the loop needs the __class__ cell
+        with checkpoint(Revolve(2), T):
+            for i in range(7):
+                T = T * base() - 0.01 * i * super(_Sub, self).scale()
+        return 2.0 * jnp.sum(T)
+
+
+def test_decorated_methods_and_super(jit):
+    def plain(T, lam):
+        for i in range(7):
+            T = T * (1.0 + lam) - 0.01 * i * (1.0 + lam)
+        return 2.0 * jnp.sum(T)
+
+    _check(lambda T, lam: _Sub(lam).run(T), plain, (jnp.ones(3), 0.1), (0, 1), jit)
+    _check(lambda T, lam: _Model(lam).run(T), _model_plain, (jnp.ones(3), 0.1), (0, 1), jit)
+
+
+def _model_plain(T, lam):
+    for i in range(7):
+        T = T * (1.0 + lam) - 0.01 * i
+    return jnp.sum(T)

@@ -117,7 +117,7 @@ class _Aligner:
 
 
 def compile_transformed(original: str, generated: str, runtime: str, filename: str, *,
-                        line_offset: int = 0, dont_inherit: bool = True) -> types.CodeType:
+                        line_offset: int = 0, flags: int = 0, dont_inherit: bool = True) -> types.CodeType:
     """Compile ``generated`` with the positions of the matching nodes of ``original``."""
     try:
         tree = ast.parse(generated, filename)
@@ -127,7 +127,7 @@ def compile_transformed(original: str, generated: str, runtime: str, filename: s
     _Aligner(runtime).statements(ast.parse(original, filename).body, tree.body, tree)
     if line_offset:
         ast.increment_lineno(tree, line_offset)
-    return compile(tree, filename, "exec", dont_inherit=dont_inherit)
+    return compile(tree, filename, "exec", flags=flags, dont_inherit=dont_inherit)
 
 
 def compile_source(code: str, filename: str, *, dont_inherit: bool = True) -> types.CodeType:

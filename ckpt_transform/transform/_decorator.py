@@ -9,6 +9,7 @@ and metadata, exactly like the function it replaces.
 
 from __future__ import annotations
 
+import __future__
 import ast
 import functools
 import inspect
@@ -28,6 +29,20 @@ _ALTERNATIVES = (
     "importing the module, or `python -m ckpt_transform run script.py`), or write the transformed source "
     "with `ckpt-transform FILE -o DIR`."
 )
+
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+_PARSED: dict = {}  # filename -> (source, libcst module): a module's decorated functions parse it once
+
+
+def _parsed(filename: str, source: str, lines: list) -> cst.Module:
+    cached = _PARSED.get(filename)
+    if cached is None or cached[0] != source:
+        cached = _PARSED[filename] = (source, parse(source, filename, lines=lines))
+    return cached[1]
 
 
 def _source_lines(fn) -> list:
@@ -84,7 +99,7 @@ def transform(fn):
     filename = fn.__code__.co_filename
     lines = _source_lines(fn)
     source = "".join(lines)
-    module = parse(source, filename, lines=lines)
+    module = _parsed(filename, source, lines)
     funcdef, def_line, def_col = _find_def(module, source, fn)
     stripped = funcdef.with_changes(decorators=[], leading_lines=[])
     freevars = fn.__code__.co_freevars
@@ -93,18 +108,20 @@ def transform(fn):
         wrapper = cst.FunctionDef(
             cst.Name("_ckpt_closure"), cst.Parameters([cst.Param(cst.Name(n)) for n in freevars]),
             cst.IndentedBlock([stripped], indent=indent))
-        excerpt, offset = cst.Module([wrapper]), def_line - 2
+        body, offset = [wrapper], def_line - 2
     else:
-        excerpt, offset = cst.Module([stripped]), def_line - 1
+        body, offset = [stripped], def_line - 1
+    excerpt = cst.Module(body, default_indent=module.default_indent, default_newline=module.default_newline)
     excerpt_code = excerpt.code
     excerpt = parse(excerpt_code, filename, offset, lines)  # fresh nodes, positions of the excerpt
     new, runtime = rewrite(excerpt, find_markers(module), Locator(excerpt, filename, offset, lines), excerpt_code)
     if runtime is None:
         return fn
-    module_code = compile_transformed(excerpt_code, new, runtime, filename, line_offset=offset)
+    module_code = compile_transformed(excerpt_code, new, runtime, filename, line_offset=offset,
+                                      flags=fn.__code__.co_flags & _FUTURE_FLAGS)
     code = _function_code(module_code, fn.__code__.co_name)
     cells = dict(zip(freevars, fn.__closure__ or ()))
-    missing = [n for n in code.co_freevars if n not in cells]
+    missing = [n for n in code.co_freevars if n not in cells] if code is not None else None
     if code is None or missing:
         raise InternalError(f"ckpt_transform lost track of {fn.__qualname__} (free names {missing}); this is a "
                             f"bug in ckpt_transform, please report it with this source:\n{new}")

@@ -124,6 +124,12 @@ class _BodyCheck(Walker):
         self._reject(node, "`nonlocal` in a checkpointed loop is not supported. Fix: declare it in the "
                            "enclosing function, or pass the value through the state")
 
+    def visit_Call(self, node):
+        if isinstance(node.func, cst.Name) and node.func.value == "super" and not node.args:
+            self._reject(node, "zero-argument `super()` does not work in a checkpointed loop (the body "
+                               "becomes a function of its own). Fix: write `super(ClassName, self)`, or "
+                               "fetch the method before the block (`step = super().step`)")
+
     def _scope(self, node):
         return False
 
