@@ -141,7 +141,7 @@ class Liveness:
         after = through_finally(out)
         handlers = through_finally(jumps.exc)
         for handler in stmt.handlers:
-            name = {handler.name.name.value} if handler.name is not None and isinstance(handler.name.name, cst.Name) else set()
+            name = {n.value for n in _names.target_names(handler.name.name)} if handler.name is not None else set()
             handlers |= _names.reads(handler.type) | (self.block(handler.body, after, jumps) - name)
         inner = _Jumps(brk=frozenset(through_finally(jumps.brk)), cont=frozenset(through_finally(jumps.cont)),
                        ret=frozenset(through_finally(jumps.ret)), exc=frozenset(handlers))

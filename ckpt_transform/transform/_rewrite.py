@@ -23,15 +23,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import _names
-from ._errors import Locator, TransformError
+from ._errors import Locator
 from ._liveness import Liveness
 from ._markers import Markers, find_markers
 from ._text_check import has_marker
 from ._statements import walk_statements
 from ._walk import Walker
-
-_FIX = "Fix: "
-
 
 @dataclass
 class Block:
@@ -43,9 +40,9 @@ class Block:
     scheme: cst.BaseExpression
     state: list  # [(name, Name node)] in the user's order
     index: str | None = None  # for-loop target
-    bounds: tuple = ()  # (start, stop, step) expressions or None for defaults
-    number: int = 0
-    names: dict = field(default_factory=dict)
+    number: int = 0  # position in the module, for the generated names
+    parents: tuple = ()  # enclosing compound statements, outermost first
+    names: dict = field(default_factory=dict)  # generated function names
 
 
 class _Fresh:
@@ -187,7 +184,7 @@ def _validate(with_node: cst.With, item: cst.WithItem, scope, where: Locator) ->
     state = _state_names(call.args[1:], where, call)
     body = with_node.body
     statements = list(body.body)
-    if not isinstance(body, cst.IndentedBlock) or not statements or not isinstance(statements[0], (cst.For, cst.While)):
+    if not (isinstance(body, cst.IndentedBlock) and statements and isinstance(statements[0], (cst.For, cst.While))):
         node = statements[0] if statements else with_node
         raise where.error(node, "a `with checkpoint(...)` block must hold exactly one `for ... in range(...)` "
                                 "or `while` loop. Fix: move other statements before or after the block")
@@ -214,8 +211,6 @@ def _validate(with_node: cst.With, item: cst.WithItem, scope, where: Locator) ->
         if not isinstance(loop.target, cst.Name):
             raise where.error(loop.target, "the loop variable of a checkpointed loop must be one name. "
                                            "Fix: write `for i in range(...)`")
-        args = [a.value for a in it.args]
-        block.bounds = (None, args[0], None) if len(args) == 1 else (args[0], args[1], args[2] if len(args) == 3 else None)
         block.index = loop.target.value
         if block.index in {name for name, _ in state}:
             raise where.error(loop.target, f"the loop index `{block.index}` cannot be part of the state. "
@@ -337,13 +332,17 @@ class _Rewriter(cst.CSTTransformer):
     def _generate(self, block: Block, updated: cst.With) -> list:
         loop = updated.body.body[0]
         state = [name for name, _ in block.state]
-        unpack = lambda: _line(cst.Assign([cst.AssignTarget(_names_tuple(state))], cst.Name(self.state_param)))
-        indent = (updated.body.indent or self.default_indent) + (
-            loop.body.indent if isinstance(loop.body, cst.IndentedBlock) and loop.body.indent else self.default_indent)
+
+        def unpack():
+            return _line(cst.Assign([cst.AssignTarget(_names_tuple(state))], cst.Name(self.state_param)))
+
         if isinstance(loop.body, cst.IndentedBlock):
             body, header, footer = list(loop.body.body), loop.body.header, list(loop.body.footer)
+            loop_indent = loop.body.indent or self.default_indent
         else:  # `for i in range(n): x = f(x)` on one line
             body, header, footer = [cst.SimpleStatementLine(list(loop.body.body))], loop.body.trailing_whitespace, []
+            loop_indent = self.default_indent
+        indent = (updated.body.indent or self.default_indent) + loop_indent  # the body's original column
         footer += list(updated.body.footer)
         out = [_line(
             cst.Import([cst.ImportAlias(cst.Attribute(cst.Name("ckpt_transform"), cst.Name("runtime")),
@@ -354,13 +353,12 @@ class _Rewriter(cst.CSTTransformer):
         if isinstance(loop, cst.For):
             out.append(self._function(body_name, [block.index, self.state_param], [unpack(), *body, ret],
                                       header, loop.leading_lines, indent, footer))
-            start, stop, step = block.bounds
-            fresh_bounds = [a.value for a in loop.iter.args]
-            if len(fresh_bounds) == 1:
-                fresh_bounds = [cst.Integer("0"), fresh_bounds[0], cst.Integer("1")]
-            elif len(fresh_bounds) == 2:
-                fresh_bounds.append(cst.Integer("1"))
-            func, args = "checkpointed_range", [*fresh_bounds, cst.Name(body_name)]
+            bounds = [a.value for a in loop.iter.args]  # range(stop), (start, stop), (start, stop, step)
+            if len(bounds) == 1:
+                bounds.insert(0, cst.Integer("0"))
+            if len(bounds) == 2:
+                bounds.append(cst.Integer("1"))
+            func, args = "checkpointed_range", [*bounds, cst.Name(body_name)]
         else:
             cond_name = block.names["cond"]
             out.append(self._function(cond_name, [self.state_param], [unpack(), _line(cst.Return(loop.test))],
