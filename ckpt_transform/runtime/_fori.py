@@ -1,9 +1,9 @@
-"""Loops with a trip count known while tracing: the ``custom_vjp`` around a compiled schedule.
+"""Loops with a known trip count: the ``custom_vjp`` around a compiled schedule table.
 
 Without differentiation the loop is a plain ``fori_loop``. Under reverse-mode AD, ``fwd`` runs
 the schedule's forward sweep (storing snapshots) and evaluates the last step once more for the
-result; ``bwd`` runs the rest of the table, one vjp of the body per ADJOINT action. The table is
-an int32 array argument, so the compiled program does not grow with the number of steps.
+result; ``bwd`` runs the rest of the table, one vjp of the body per ADJOINT. The table is an int32
+array argument, so the compiled program does not grow with the number of steps.
 """
 
 from __future__ import annotations
@@ -17,41 +17,61 @@ from ._storage import in_graph_layout
 from ._sweep import Carry, compile_table, run_rows
 
 
+class TableRun:
+    """One schedule of ``n`` steps, compiled to a table, for ``step``."""
+
+    def __init__(self, scheme, step: Step, n: int):
+        self.scheme, self.step, self.n = scheme, step, n
+        self.schedule = scheme.plan(n)
+        self.table = compile_table(self.schedule)
+        self.layout = in_graph_layout(scheme, step)
+
+    def forward(self, rows, consts, leaves):
+        """(result leaves, state at n-1, snapshot buffers) after the forward sweep."""
+        carry = Carry(leaves, self.layout.empty(self.table.slots))
+        carry = run_rows(rows, 0, self.table.forward, carry, self.step, consts, self.layout)
+        return self.step(self.n - 1, carry.hand, consts), carry.hand, carry.buffers
+
+    def reverse(self, rows, consts, hand, buffers, cot):
+        """(cotangent of the initial differentiable leaves, of the hoisted differentiable arrays)."""
+        carry = Carry(hand, buffers, list(cot), [jnp.zeros_like(c) for c in consts.diff])
+        carry = run_rows(rows, self.table.forward, len(self.table.rows), carry, self.step, consts, self.layout)
+        s = self.schedule
+        report(self.scheme, LoopStats(
+            repr(self.scheme), self.n, s.forward_steps + 1, s.reverse_steps, s.stores, s.peak_snapshots,
+            self.step.snapshot_bytes,
+        ))
+        return carry.cot, carry.pcot
+
+
+def plain_stats(scheme, step: Step, n: int) -> None:
+    report(scheme, LoopStats(repr(scheme), n, n, 0, 0, 0, step.snapshot_bytes))
+
+
 def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "loop body"):
     """``init`` after ``body(start + k*stride, x)`` for k = 0..n-1, checkpointed by ``scheme``."""
     if n == 0:
         return init
     step = Step(body, init, index=lambda k: start + jnp.asarray(k).astype(int) * stride, what=what)
-    schedule = scheme.plan(n)
-    table = compile_table(schedule)
-    layout = in_graph_layout(scheme, step)
-    nbytes = step.snapshot_bytes
+    plan = TableRun(scheme, step, n)
 
     @jax.custom_vjp
     def run(rows, consts, diff, other):
-        leaves = step.advance(step.merge(diff, other), 0, n, consts)
-        report(scheme, LoopStats(repr(scheme), n, n, 0, 0, 0, nbytes))
-        return step.split(leaves)
+        plain_stats(scheme, step, n)
+        return step.split(step.advance(step.merge(diff, other), 0, n, consts))
 
+    # jitted so that eagerly, too, the last step is compiled as in the plain loop (bit-identical)
+    @jax.jit
     def fwd(rows, consts, diff, other):
-        carry = Carry(step.merge(diff, other), layout.empty(table.slots))
-        carry = run_rows(rows, 0, table.forward, carry, step, consts, layout)
-        out = step(n - 1, carry.hand, consts)
-        return step.split(out), (rows, consts, carry.hand, carry.buffers)
+        out, hand, buffers = plan.forward(rows, consts, step.merge(diff, other))
+        return step.split(out), (rows, consts, hand, buffers)
 
     def bwd(res, cotangents):
         rows, consts, hand, buffers = res
-        pcot = [jnp.zeros_like(c) for c in consts.diff]
-        carry = Carry(hand, buffers, list(cotangents[0]), pcot)
-        carry = run_rows(rows, table.forward, len(table.rows), carry, step, consts, layout)
-        report(scheme, LoopStats(
-            repr(scheme), n, schedule.forward_steps + 1, schedule.reverse_steps, schedule.stores,
-            schedule.peak_snapshots, nbytes,
-        ))
-        return None, Consts(carry.pcot, None), carry.cot, None
+        cot, pcot = plan.reverse(rows, consts, hand, buffers, cotangents[0])
+        return None, Consts(pcot, None), cot, None
 
-    # jitted so that eagerly, too, the last step is compiled as in the plain loop (bit-identical)
-    run.defvjp(jax.jit(fwd), bwd)
+    run.defvjp(fwd, bwd)
     diff, other = step.split(step.init)
-    out = run(jnp.asarray(table.rows), step.consts, diff, other)
+    out = run(jnp.asarray(plan.table.rows), step.consts, diff, other)
     return step.unflatten(step.merge(*out))
