@@ -28,20 +28,6 @@ from ._sweep import Carry, apply_group, when
 from ._traced import Traced
 
 
-class _JaxOps(ArrayOps):
-    """jax.numpy for the Online kernels, embedding each constant table once per trace."""
-
-    def __init__(self):
-        super().__init__(jnp, cond=lax.cond)
-        self._tables: dict[int, tuple] = {}
-
-    def lookup(self, table, i, j):
-        if id(table) not in self._tables:
-            with jax.ensure_compile_time_eval():  # a concrete array, shared by every lookup
-                self._tables[id(table)] = (table, jnp.asarray(table))
-        return self._tables[id(table)][1][i, j]
-
-
 class UnknownTripCountError(TypeError):
     """An offline scheme was asked to reverse a loop whose length is unknown while tracing."""
 
@@ -86,7 +72,7 @@ def run_while(scheme, cond, body, init, what: str = "while loop"):
 
 
 def _online_rules(scheme, step: Step, test: Traced):
-    kern = scheme.kernels(_JaxOps())
+    kern = scheme.kernels(ArrayOps(jnp, cond=lax.cond))
     layout = in_graph_layout(scheme, step)
     slots = scheme.snapshots
 
