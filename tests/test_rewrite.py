@@ -134,8 +134,32 @@ def test_analysis_and_rewrite_survive_real_code():
         except cst.ParserSyntaxError:
             continue
         markers = _markers.Markers(names={"checkpoint"}, modules={"ckpt_transform"})
-        new, runtime = _rewrite.rewrite(module, markers, Locator(module, str(path)), code)
-        assert runtime is None and new is code
+        assert _rewrite.analyse(module, markers, Locator(module, str(path))) == []
         for stmt, _ in walk_statements(module.body):
             if isinstance(stmt, cst.FunctionDef):
                 _liveness.Liveness().scope(stmt.body)
+
+
+def test_parsing_only_marked_definitions_gives_the_whole_module_result(monkeypatch):
+    """transform_source parses only the top-level definitions that mention the marker; parsing the
+    whole module instead must give the same text and the same errors."""
+    from ckpt_transform.transform import find_cases
+
+    def outcome(source, name):
+        try:
+            return transform_source(source, filename=name)
+        except TransformError as exc:
+            return exc.located()
+
+    cases = find_cases(Path(__file__).resolve().parent.parent / "fixtures")
+    fast = {c.name: outcome(c.source.read_text(), c.source.name) for c in cases}
+    monkeypatch.setattr(_rewrite, "_marked_spans", lambda *args: None)
+    for case in cases:
+        assert outcome(case.source.read_text(), case.source.name) == fast[case.name], case.name
+
+
+def test_form_feeds_and_semicolons_do_not_confuse_the_spans():
+    code = SOURCE.replace("\n\ndef simulate", "\n\x0c\ndef helper(): pass; x = 1\n\ndef simulate")
+    out = transform_source(code)
+    assert "\x0c\ndef helper(): pass; x = 1\n" in out and "checkpointed_range(" in out
+    compile(out, "x.py", "exec")

@@ -13,10 +13,9 @@ from __future__ import annotations
 import ast
 import types
 
-from ._errors import InternalError, Locator
-from ._markers import find_markers
+from ._errors import InternalError
+from ._rewrite import Rewrite, rewrite_source
 from ._text_check import has_marker
-from ._rewrite import parse, rewrite
 
 _POSITION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
 
@@ -116,15 +115,28 @@ class _Aligner:
         return j + 3
 
 
-def compile_transformed(original: str, generated: str, runtime: str, filename: str, *,
+def compile_transformed(original: str, rewrite: Rewrite, filename: str, *,
                         line_offset: int = 0, flags: int = 0, dont_inherit: bool = True) -> types.CodeType:
-    """Compile ``generated`` with the positions of the matching nodes of ``original``."""
+    """Compile ``rewrite.code`` with the positions of the matching nodes of ``original``.
+
+    Top-level statements outside the rewritten spans are taken from the original's tree as they
+    are (same text, right positions), so the work grows with the rewritten code only.
+    """
     try:
-        tree = ast.parse(generated, filename)
+        tree = ast.parse(rewrite.code, filename)
     except SyntaxError as exc:
-        raise InternalError(f"ckpt_transform generated invalid Python for {filename} ({exc}); this is "
-                            f"a bug in ckpt_transform, please report it with this source:\n{generated}") from None
-    _Aligner(runtime).statements(ast.parse(original, filename).body, tree.body, tree)
+        raise InternalError(f"ckpt_transform generated invalid Python for {filename} ({exc}); this is a "
+                            f"bug in ckpt_transform, please report it with this source:\n{rewrite.code}") from None
+    orig = (rewrite.tree or ast.parse(original, filename)).body
+    if any(last is None for _, last in rewrite.spans):  # a module-level block: align everything
+        _Aligner(rewrite.runtime).statements(orig, tree.body, tree)
+    else:  # only definitions were rewritten, one for one
+        for k, stmt in enumerate(orig):
+            first = min([d.lineno for d in getattr(stmt, "decorator_list", ())] + [stmt.lineno])
+            if any(first <= last and stmt.end_lineno >= start for start, last in rewrite.spans):
+                _Aligner(rewrite.runtime).node(stmt, tree.body[k])
+            else:
+                tree.body[k] = stmt
     if line_offset:
         ast.increment_lineno(tree, line_offset)
     return compile(tree, filename, "exec", flags=flags, dont_inherit=dont_inherit)
@@ -137,8 +149,7 @@ def compile_source(code: str, filename: str, *, dont_inherit: bool = True) -> ty
     a checkpointed loop point at the user's file and line.
     """
     if has_marker(code):
-        module = parse(code, filename)
-        new, runtime = rewrite(module, find_markers(module), Locator(module, filename), code)
-        if runtime:
-            return compile_transformed(code, new, runtime, filename, dont_inherit=dont_inherit)
+        rewrite = rewrite_source(code, filename)
+        if rewrite.runtime:
+            return compile_transformed(code, rewrite, filename, dont_inherit=dont_inherit)
     return compile(code, filename, "exec", dont_inherit=dont_inherit)

@@ -1,8 +1,8 @@
 """``@transform``: rewrite one function from its module's source at definition time.
 
-The function's ``def`` is cut out of the parsed module (decorators dropped: they are already being
-applied around us), rewritten, and compiled at its original position. A function that closes over
-variables is compiled inside a synthetic ``def _ckpt_closure(<free names>):`` so that those names
+The function's ``def`` is found with ``ast`` and cut out of its module's text (decorators dropped:
+they are already being applied around us), rewritten, and compiled at its original position. A
+function that closes over variables is compiled inside a synthetic ``def _ckpt_closure(<free names>):`` so that those names
 stay free variables; the new function then reuses the original closure cells, globals, defaults
 and metadata, exactly like the function it replaces.
 """
@@ -16,13 +16,10 @@ import inspect
 import linecache
 import types
 
-import libcst as cst
-
 from ._compile import compile_transformed
-from ._errors import InternalError, Locator, TransformError
+from ._errors import InternalError, TransformError
 from ._markers import find_markers
-from ._rewrite import parse, rewrite
-from ._statements import walk_statements
+from ._rewrite import rewrite_source
 
 _ALTERNATIVES = (
     "Alternatives: install the import hook (ckpt_transform.install_import_hook(['your_package']) before "
@@ -30,19 +27,9 @@ _ALTERNATIVES = (
     "with `ckpt-transform FILE -o DIR`."
 )
 
-
 _FUTURE_FLAGS = 0
 for _feature in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
-
-_PARSED: dict = {}  # filename -> (source, libcst module): a module's decorated functions parse it once
-
-
-def _parsed(filename: str, source: str, lines: list) -> cst.Module:
-    cached = _PARSED.get(filename)
-    if cached is None or cached[0] != source:
-        cached = _PARSED[filename] = (source, parse(source, filename, lines=lines))
-    return cached[1]
 
 
 def _source_lines(fn) -> list:
@@ -56,19 +43,14 @@ def _source_lines(fn) -> list:
     return lines
 
 
-def _find_def(module: cst.Module, source: str, fn) -> tuple:
-    """The libcst ``FunctionDef`` of ``fn`` and its ``def`` line, matched through ``ast`` positions."""
+def _find_def(tree: ast.Module, fn):
+    """The ``ast`` node of ``fn``'s ``def``: same name, decorators-to-def range holding its first line."""
     code = fn.__code__
-    candidates = sorted(
-        (node for node in ast.walk(ast.parse(source, code.co_filename))
-         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name),
-        key=lambda node: (node.lineno, node.col_offset))
-    defs = [stmt for stmt, _ in walk_statements(module.body)
-            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == code.co_name]
-    for node, stmt in zip(candidates, defs):
-        first = min([d.lineno for d in node.decorator_list] + [node.lineno])
-        if first <= code.co_firstlineno <= node.lineno:
-            return stmt, node.lineno, node.col_offset
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
+            first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            if first <= code.co_firstlineno <= node.lineno:
+                return node
     raise TransformError(
         f"@transform could not find the definition of {fn.__qualname__!r} in {code.co_filename!r} "
         f"(was the file edited after it was imported?). Fix: re-import the module. {_ALTERNATIVES}",
@@ -98,33 +80,25 @@ def transform(fn):
                         "(below any other decorator)")
     filename = fn.__code__.co_filename
     lines = _source_lines(fn)
-    source = "".join(lines)
-    module = _parsed(filename, source, lines)
-    funcdef, def_line, def_col = _find_def(module, source, fn)
-    stripped = funcdef.with_changes(decorators=[], leading_lines=[])
+    tree = ast.parse("".join(lines), filename)
+    node = _find_def(tree, fn)
+    text = "".join(lines[node.lineno - 1:node.end_lineno])  # from `def`: the decorators are dropped
     freevars = fn.__code__.co_freevars
-    if def_col:
-        indent = lines[def_line - 1][:def_col]
-        wrapper = cst.FunctionDef(
-            cst.Name("_ckpt_closure"), cst.Parameters([cst.Param(cst.Name(n)) for n in freevars]),
-            cst.IndentedBlock([stripped], indent=indent))
-        body, offset = [wrapper], def_line - 2
+    if node.col_offset:  # nested: compile inside a function whose parameters are fn's free names
+        excerpt, offset = f"def _ckpt_closure({', '.join(freevars)}):\n{text}", node.lineno - 2
     else:
-        body, offset = [stripped], def_line - 1
-    excerpt = cst.Module(body, default_indent=module.default_indent, default_newline=module.default_newline)
-    excerpt_code = excerpt.code
-    excerpt = parse(excerpt_code, filename, offset, lines)  # fresh nodes, positions of the excerpt
-    new, runtime = rewrite(excerpt, find_markers(module), Locator(excerpt, filename, offset, lines), excerpt_code)
-    if runtime is None:
+        excerpt, offset = text, node.lineno - 1
+    rewrite = rewrite_source(excerpt, filename, markers=find_markers(tree), line_offset=offset, file_lines=lines)
+    if rewrite.runtime is None:
         return fn
-    module_code = compile_transformed(excerpt_code, new, runtime, filename, line_offset=offset,
+    module_code = compile_transformed(excerpt, rewrite, filename, line_offset=offset,
                                       flags=fn.__code__.co_flags & _FUTURE_FLAGS)
     code = _function_code(module_code, fn.__code__.co_name)
     cells = dict(zip(freevars, fn.__closure__ or ()))
     missing = [n for n in code.co_freevars if n not in cells] if code is not None else None
     if code is None or missing:
         raise InternalError(f"ckpt_transform lost track of {fn.__qualname__} (free names {missing}); this is a "
-                            f"bug in ckpt_transform, please report it with this source:\n{new}")
+                            f"bug in ckpt_transform, please report it with this source:\n{rewrite.code}")
     closure = tuple(cells[n] for n in code.co_freevars) or None
     new_fn = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, closure)
     new_fn.__kwdefaults__ = dict(fn.__kwdefaults__) if fn.__kwdefaults__ else None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ._statements import walk_statements
 from ._text_check import MARKER, PACKAGE
 
 
@@ -44,29 +45,37 @@ class Markers:
     def __bool__(self) -> bool:
         return bool(self.names or self.modules)
 
+    def mentioned_in(self, text: str) -> bool:
+        """Whether ``text`` may call the marker (a cheap regex, to skip parsing what cannot)."""
+        spellings = [re.escape(n) for n in self.names]
+        spellings += [rf"{re.escape(m)}\s*\.\s*{MARKER}" for m in self.modules]
+        return bool(spellings) and re.search(rf"\b(?:{'|'.join(spellings)})\s*\(", text) is not None
 
-def find_markers(module: cst.Module) -> Markers:
+
+def find_markers(tree: ast.AST) -> Markers:
     """Collect ``from ckpt_transform import checkpoint [as x]`` and ``import ckpt_transform [as m]``.
 
     Imports anywhere in the module count (top level or inside functions); the package's own
-    submodule that defines the marker counts as the package.
+    submodule that defines the marker counts as the package. Read from the ``ast``, statements only.
     """
     found = Markers()
-    for stmt, _ in walk_statements(module.body):
-        smalls = stmt.body if isinstance(stmt, cst.SimpleStatementLine) else (stmt,)
-        for small in smalls:
-            if isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
-                source = dotted(small.module)
-                if source not in (PACKAGE, f"{PACKAGE}._marker") or isinstance(small.names, cst.ImportStar):
-                    continue
-                for alias in small.names:
-                    if alias.name.value == MARKER:
-                        found.names.add(alias.asname.name.value if alias.asname else MARKER)
-            elif isinstance(small, cst.Import):
-                for alias in small.names:
-                    name = dotted(alias.name)
-                    if alias.asname is not None and name == PACKAGE:
-                        found.modules.add(alias.asname.name.value)
-                    elif alias.asname is None and name.split(".")[0] == PACKAGE:
-                        found.modules.add(PACKAGE)
+    for node in _statements(tree.body):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module in (PACKAGE, f"{PACKAGE}._marker"):
+            found.names.update(alias.asname or MARKER for alias in node.names if alias.name == MARKER)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is not None and alias.name == PACKAGE:
+                    found.modules.add(alias.asname)
+                elif alias.asname is None and alias.name.split(".")[0] == PACKAGE:
+                    found.modules.add(PACKAGE)
     return found
+
+
+def _statements(body):
+    """Every statement in ``body``, nested ones included (expressions are not visited)."""
+    for stmt in body:
+        yield stmt
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)

@@ -17,8 +17,10 @@ runtime is imported where the block stood so the rewrite needs nothing at module
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import libcst as cst
 
@@ -50,6 +52,9 @@ class _Fresh:
 
     def __init__(self, code: str):
         self.used = set(re.findall(r"\b_ckpt\w*", code))
+        self.runtime = self("_ckpt_rt")  # one alias and one parameter name for the whole source
+        self.state_param = self("_ckpt_state")
+        self.blocks = 0  # blocks numbered so far
 
     def __call__(self, base: str) -> str:
         name, n = base, 0
@@ -254,7 +259,7 @@ def _exit_live(scope) -> set:
     return declared.globals | declared.nonlocals
 
 
-def analyse(module: cst.Module, markers: Markers, where: Locator) -> list:
+def analyse(module: cst.Module, markers: Markers, where: Locator, first_number: int = 0) -> list:
     """Validated blocks of a module, in source order; raises TransformError on the first problem."""
     blocks = []
     for stmt, parents in walk_statements(module.body):
@@ -269,7 +274,7 @@ def analyse(module: cst.Module, markers: Markers, where: Locator) -> list:
                 scope = parent if isinstance(parent, cst.FunctionDef) else None
                 break
         block = _validate(stmt, item, scope, where)
-        block.number = len(blocks)
+        block.number = first_number + len(blocks)
         block.parents = parents
         blocks.append(block)
     by_scope = {}
@@ -303,8 +308,7 @@ class _Rewriter(cst.CSTTransformer):
             self.path.add(id(b.with_node))
             self.path.update(id(p) for p in b.parents)
         self.default_indent = module.default_indent
-        self.runtime = fresh("_ckpt_rt")
-        self.state_param = fresh("_ckpt_state")
+        self.runtime, self.state_param = fresh.runtime, fresh.state_param
         for b in blocks:
             b.names["body"] = fresh(f"_ckpt_body_{b.number}")
             if isinstance(b.loop, cst.While):
@@ -373,17 +377,36 @@ class _Rewriter(cst.CSTTransformer):
         return out
 
 
-def rewrite(module: cst.Module, markers: Markers, where: Locator, code: str) -> tuple:
-    """``(new source, runtime alias)``; ``(code, None)`` when the module has no marked block.
+def _source_lines(code: str) -> list | None:
+    """Lines as ``ast`` counts them (``str.splitlines`` also splits at form feeds); None for
+    old-Mac ``\r`` line ends, where the whole module is parsed instead."""
+    if "\r" in code.replace("\r\n", ""):
+        return None
+    return re.findall(r"[^\n]*\n|[^\n]+\Z", code)
 
-    Only the top-level statements that hold a marked block are rewritten and printed again; the
-    rest of the text is kept as it is (printing a whole module costs as much as parsing it). The
-    alias (``_ckpt_rt`` unless taken) is how the generated imports can be recognised.
+
+def _marked_spans(tree: ast.Module, markers: Markers, lines: list) -> list | None:
+    """``[(first line, last line)]`` of the top-level definitions that mention the marker.
+
+    Only those are parsed with libcst (the slow step). None when a mention is at module level:
+    a module-level block needs liveness over the whole module, so the whole module is parsed.
     """
-    blocks = analyse(module, markers, where) if markers else []
-    if not blocks:
-        return code, None
-    rewriter = _Rewriter(blocks, module, _Fresh(code))
+    spans, body = [], tree.body
+    for k, stmt in enumerate(body):
+        first = min([d.lineno for d in getattr(stmt, "decorator_list", ())] + [stmt.lineno])
+        if not markers.mentioned_in("".join(lines[first - 1:stmt.end_lineno])):
+            continue
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return None
+        if (k and body[k - 1].end_lineno >= first) or (k + 1 < len(body) and body[k + 1].lineno <= stmt.end_lineno):
+            return None  # shares a line with another statement (`;`)
+        spans.append((first, stmt.end_lineno))
+    return spans
+
+
+def _rewrite_module(module: cst.Module, code: str, rewriter: _Rewriter) -> str:
+    """Print only the top-level statements that hold a marked block; keep the rest of the text
+    (printing a whole module costs as much as parsing it)."""
     pieces = []
     for stmt in module.body:
         if id(stmt) in rewriter.path:
@@ -391,9 +414,57 @@ def rewrite(module: cst.Module, markers: Markers, where: Locator, code: str) -> 
             new = result.nodes if isinstance(result, cst.FlattenSentinel) else [result]
             pieces.append((module.code_for_node(stmt), "".join(module.code_for_node(n) for n in new)))
     spliced = _splice(code, pieces)
-    if spliced is None:
-        spliced = module.visit(rewriter).code
-    return spliced, rewriter.runtime
+    return spliced if spliced is not None else module.visit(rewriter).code
+
+
+class Rewrite(NamedTuple):
+    """The rewritten source; the runtime alias (``_ckpt_rt`` unless taken; None when nothing was
+    marked), by which generated imports are recognised; and the ``(first, last)`` line ranges of
+    the original that were rewritten (``last`` None: to the end); the original's ``ast``."""
+
+    code: str
+    runtime: str | None
+    spans: tuple = ()
+    tree: ast.Module | None = None
+
+
+def rewrite_source(code: str, filename: str, *, markers: Markers | None = None, line_offset: int = 0,
+                   file_lines: list | None = None) -> Rewrite:
+    """Rewrite every marked block of ``code`` (see ``Rewrite``).
+
+    ``markers`` adds marker spellings imported elsewhere (the decorator passes the module's);
+    ``line_offset`` and ``file_lines`` place errors in the user's file when ``code`` is an excerpt.
+    """
+    lines = _source_lines(code)
+    try:
+        tree = ast.parse(code, filename)
+    except SyntaxError:
+        tree = None  # libcst reports it below, with the same location rules as every other error
+    found = find_markers(tree) if tree is not None else Markers()
+    if markers is not None:
+        found.update(markers)
+    if tree is not None and not found:
+        return Rewrite(code, None)
+    spans = _marked_spans(tree, found, lines) if tree is not None and lines is not None else None
+    if spans is None:
+        spans, lines = [(1, None)], [code]
+    file_lines = file_lines if file_lines is not None else (_source_lines(code) or code.splitlines())
+    fresh, out, cursor, rewritten = _Fresh(code), [], 0, []
+    for first, last in spans:
+        text = "".join(lines[first - 1:last])
+        where_offset = line_offset + first - 1
+        module = parse(text, filename, where_offset, file_lines)
+        blocks = analyse(module, found, Locator(module, filename, where_offset, file_lines), fresh.blocks)
+        if not blocks:
+            continue
+        fresh.blocks += len(blocks)
+        out += ["".join(lines[cursor:first - 1]), _rewrite_module(module, text, _Rewriter(blocks, module, fresh))]
+        cursor = len(lines) if last is None else last
+        rewritten.append((first, last))
+    if not out:
+        return Rewrite(code, None)
+    out.append("".join(lines[cursor:]))
+    return Rewrite("".join(out), fresh.runtime, tuple(rewritten), tree)
 
 
 def _splice(code: str, pieces) -> str | None:
@@ -428,5 +499,4 @@ def transform_source(code: str, *, filename: str = "<string>") -> str:
     """
     if not has_marker(code):
         return code
-    module = parse(code, filename)
-    return rewrite(module, find_markers(module), Locator(module, filename), code)[0]
+    return rewrite_source(code, filename).code
