@@ -1,0 +1,81 @@
+"""Binomial counts in saturating int32 arithmetic, written against ``ArrayOps`` (numpy or JAX).
+
+The Online kernels need ``beta(s, r) = C(s + r, s)`` (steps ``s`` slots reverse with ``r``
+repetitions), the repetition number of a stretch and Revolve's cost of reversing it, inside a
+compiled loop where the stretch lengths are traced values. Python's exact integers are not
+available there, so values saturate at ``CAP``: loops must stay below ``CAP`` steps.
+
+``beta`` reads a small constant table for ``3 <= min(s, r) <= 32`` and uses closed forms for
+``min(s, r) <= 2``; every larger value exceeds ``CAP``. The repetition number is a fixed 16-probe
+binary search (``r < 2**16`` covers two slots and ``CAP`` steps), so the same code runs eagerly and
+under ``jax.jit`` without data-dependent loops.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+#: saturation value of every binomial here; loop lengths must stay below it
+CAP = 1 << 30
+_ROWS = 33  # min(s, r) >= 33 gives C(66, 33) > CAP
+_COLS = 2048  # min(s, r) >= 3 and max(s, r) >= 2048 gives C(2051, 3) > CAP
+_TWO_MAX = 46340  # C(46342, 2) > CAP; also keeps the closed form below 2**31
+_PROBES = 16  # repetition numbers are searched in [0, 2**16)
+
+
+@lru_cache(maxsize=1)
+def _table() -> np.ndarray:
+    """``table[a, b] = min(C(a + b, a), CAP)`` by the hockey-stick identity (row a = cumsum of a-1)."""
+    table = np.ones((_ROWS, _COLS), dtype=np.int64)
+    for a in range(1, _ROWS):
+        table[a] = np.minimum(np.cumsum(table[a - 1]), CAP)
+    return table.astype(np.int32)
+
+
+def beta(xp, s, r):
+    """``min(C(s + r, s), CAP)`` elementwise, 0 for ``r < 0``; ``s >= 0``."""
+    a = xp.minimum(s, r)
+    b = xp.maximum(s, r)
+    tabled = xp.lookup(_table(), xp.clip(a, 0, _ROWS - 1), xp.clip(b, 0, _COLS - 1))
+    tabled = xp.where((a >= _ROWS) | (b >= _COLS), CAP, tabled)
+    b2 = xp.minimum(b, _TWO_MAX)
+    two = xp.where(b2 % 2 == 0, (b2 + 1) * ((b2 + 2) // 2), ((b2 + 1) // 2) * (b2 + 2))
+    small = xp.where(a == 0, 1, xp.where(a == 1, xp.minimum(b, CAP - 1) + 1, xp.minimum(two, CAP)))
+    return xp.where(r < 0, 0, xp.where(a <= 2, small, tabled))
+
+
+def repetitions(xp, steps, slots):
+    """Smallest ``r >= 0`` with ``beta(slots, r) >= steps`` (``slots >= 1``, ``steps <= CAP``)."""
+    lo = xp.zeros_like(steps)
+    hi = lo + ((1 << _PROBES) - 1)
+    for _ in range(_PROBES):
+        mid = (lo + hi) // 2
+        enough = beta(xp, slots, mid) >= steps
+        hi = xp.where(enough, mid, hi)
+        lo = xp.where(enough, lo, mid + 1)
+    return xp.where(slots == 1, xp.maximum(steps - 1, 0), hi)
+
+
+def reversal_cost(xp, steps, slots, cap):
+    """Revolve's forward steps to reverse ``steps`` steps with ``slots`` slots, saturated at ``cap``.
+
+    ``r*n - C(s + r, r - 1)``, with the first sweep counted, so a stretch between two held
+    checkpoints costs exactly this when it is reversed on its own.
+    """
+    reps = repetitions(xp, steps, slots)
+    n = xp.maximum(steps, 1)
+    huge = reps > cap // n
+    cost = xp.where(huge, 0, reps) * n - beta(xp, slots + 1, reps - 1)
+    return xp.where(steps <= 1, 0, xp.where(huge, cap, xp.minimum(cost, cap)))
+
+
+def split(xp, steps, slots):
+    """Optimal first advance when reversing ``steps >= 2`` steps from a stored state with ``slots``
+    slots (its own included): the least ``m`` that leaves the right part ``steps - m`` within
+    ``beta(slots - 1, r)`` and the left part on its ``r - 1`` piece (``m >= beta(slots, r - 2)``).
+    """
+    reps = repetitions(xp, steps, slots)
+    m = xp.maximum(xp.maximum(steps - beta(xp, slots - 1, reps), beta(xp, slots, reps - 2)), 1)
+    return xp.where(slots == 1, steps - 1, xp.minimum(m, steps - 1))
