@@ -8,6 +8,8 @@ array argument, so the compiled program does not grow with the number of steps.
 
 from __future__ import annotations
 
+import weakref
+
 import jax
 import jax.numpy as jnp
 
@@ -17,13 +19,25 @@ from ._storage import in_graph_layout
 from ._sweep import Carry, compile_table, run_rows
 
 
+#: per scheme object: {steps: (schedule, table)}, so retracing does not plan again
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def planned(scheme, n: int):
+    """``(schedule, table)`` of ``scheme`` for ``n`` steps, planned once per scheme object."""
+    plans = _PLANS.setdefault(scheme, {})
+    if n not in plans:
+        schedule = scheme.plan(n)
+        plans[n] = schedule, compile_table(schedule)
+    return plans[n]
+
+
 class TableRun:
     """One schedule of ``n`` steps, compiled to a table, for ``step``."""
 
     def __init__(self, scheme, step: Step, n: int):
         self.scheme, self.step, self.n = scheme, step, n
-        self.schedule = scheme.plan(n)
-        self.table = compile_table(self.schedule)
+        self.schedule, self.table = planned(scheme, n)
         self.layout = in_graph_layout(scheme, step)
 
     def forward(self, rows, consts, leaves):
