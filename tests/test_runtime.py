@@ -40,12 +40,20 @@ T0 = jnp.zeros(100).at[0].set(20.0)
 
 @pytest.mark.parametrize("scheme", [Revolve(100), Periodic(100), Revolve(4), StoreAll()], ids=repr)
 def test_heat_seed(scheme):
-    def final(T):
-        return fori_loop(0, 500, lambda i, T: heat_step(T, 0.5), T, scheme=scheme)
+    def final(T, lam):
+        return fori_loop(0, 500, lambda i, T: heat_step(T, lam), T, scheme=scheme)
 
-    assert abs(np.linalg.norm(final(T0)) - 66.21987468492061) < 1e-11
-    g = jax.jit(jax.grad(lambda T: final(T).sum()))(T0)
+    assert abs(np.linalg.norm(final(T0, 0.5)) - 66.21987468492061) < 1e-11
+    # w.r.t. T only, the adjoint of this linear step reads no state: no snapshots at all
+    g = jax.jit(jax.grad(lambda T: final(T, 0.5).sum()))(T0)
     assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
+    stats = scheme.last_stats
+    assert (stats.forward_steps, stats.adjoint_steps, stats.stores) == (500, 500, 0)
+    # with lam traced, its cotangent reads every state: the schedule runs
+    g, g_lam = jax.jit(jax.grad(lambda T, lam: final(T, lam).sum(), argnums=(0, 1)))(T0, 0.5)
+    assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
+    _, want = jax.jvp(lambda lam: jax.lax.fori_loop(0, 500, lambda i, T: heat_step(T, lam), T0).sum(), (0.5,), (1.0,))
+    np.testing.assert_allclose(g_lam, want, rtol=1e-12)
     plan = scheme.plan(500)
     stats = scheme.last_stats
     assert (stats.steps, stats.adjoint_steps, stats.stores) == (500, 500, plan.stores)

@@ -67,6 +67,8 @@ def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "
     if n == 0:
         return init
     step = Step(body, init, index=lambda k: start + jnp.asarray(k).astype(int) * stride, what=what)
+    if not step.adjoint_reads_state():
+        return _run_stateless(scheme, step, n)
     plan = TableRun(scheme, step, n)
 
     @jax.custom_vjp
@@ -89,3 +91,33 @@ def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "
     diff, other = step.split(step.init)
     out = run(jnp.asarray(plan.table.rows), step.consts, diff, other)
     return step.unflatten(step.merge(*out))
+
+
+def _run_stateless(scheme, step: Step, n: int):
+    """A loop whose adjoint steps do not read the state: no snapshots, no recomputation.
+
+    ``bwd`` runs the n adjoint steps in one loop on placeholder states, which XLA removes.
+    """
+
+    @jax.custom_vjp
+    def run(consts, diff, other):
+        plain_stats(scheme, step, n)
+        return step.split(step.advance(step.merge(diff, other), 0, n, consts))
+
+    def fwd(consts, diff, other):
+        return step.split(step.advance(step.merge(diff, other), 0, n, consts)), consts
+
+    def bwd(consts, cotangents):
+        placeholder = [jnp.zeros(a.shape, a.dtype) for a in step.avals]
+
+        def back(j, c):
+            return step.adjoint(n - 1 - j, placeholder, c[0], c[1], consts)
+
+        start = (list(cotangents[0]), [jnp.zeros_like(c) for c in consts.diff])
+        cot, pcot = jax.lax.fori_loop(0, n, back, start)
+        report(scheme, LoopStats(repr(scheme), n, n, n, 0, 0, step.snapshot_bytes))
+        return Consts(pcot, None), cot, None
+
+    run.defvjp(jax.jit(fwd), bwd)
+    diff, other = step.split(step.init)
+    return step.unflatten(step.merge(*run(step.consts, diff, other)))

@@ -26,7 +26,8 @@ class LoopStats:
     ``forward_steps`` counts body evaluations outside the adjoint steps, including the one that
     produces the loop's result; ``adjoint_steps`` counts vjp evaluations of the body (each also
     evaluates the step once). A run without differentiation is a plain loop: ``steps`` forward
-    steps and nothing else.
+    steps and nothing else. A body whose adjoint does not read the state (affine in the carry)
+    needs no snapshots: ``stores == 0`` and ``forward_steps == steps`` whatever the scheme.
     """
 
     scheme: str

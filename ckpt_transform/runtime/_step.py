@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -160,3 +161,28 @@ class Step:
         _, pull = jax.vjp(f, self.split(leaves)[0], consts.diff)
         cx, cc = pull(cot)
         return cx, [p + c for p, c in zip(pcot, cc)]
+
+    def adjoint_reads_state(self) -> bool:
+        """Whether an adjoint step needs the state in hand at all.
+
+        It does not when the body is affine in its carry and the hoisted arrays' cotangents do
+        not involve the carry either (a heat equation differentiated w.r.t. its initial field):
+        then no snapshot is needed, and XLA drops the forward part of every vjp.
+        """
+
+        def adjoint(k, leaves, cot, consts):
+            return self.adjoint(k, leaves, cot, [jnp.zeros_like(c) for c in consts.diff], consts)
+
+        cot = [a for a, m in zip(self.avals, self.diff_mask) if m]
+        jaxpr = jax.make_jaxpr(adjoint)(0, self.avals, cot, self.consts).jaxpr
+        return _depends_on(jaxpr, range(1, 1 + len(self.avals)))
+
+
+def _depends_on(jaxpr, positions) -> bool:
+    """Whether the outputs (or any side effect) of ``jaxpr`` read the inputs at ``positions``."""
+    literal = jax.extend.core.Literal
+    live = {v for v in jaxpr.outvars if not isinstance(v, literal)}
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.effects or any(v in live for v in eqn.outvars):
+            live.update(v for v in eqn.invars if not isinstance(v, literal))
+    return any(jaxpr.invars[p] in live for p in positions)
