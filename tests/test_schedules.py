@@ -14,6 +14,7 @@ from ckpt_transform.schedules import (
     RESTORE,
     STORE,
     Multistage,
+    Online,
     Periodic,
     Revolve,
     StoreAll,
@@ -183,6 +184,7 @@ def test_periodic_segments_tile_the_range(n, s):
 SCHEMES = [
     ("revolve", lambda s: Revolve(s)),
     ("periodic", lambda s: Periodic(s)),
+    ("online", lambda s: Online(s)),
     ("storeall", lambda s: StoreAll()),
     ("multistage", lambda s: Multistage((s + 1) // 2, s // 2)),
     ("multistage-disk-heavy", lambda s: Multistage(1, s)),

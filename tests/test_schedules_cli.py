@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from ckpt_transform import _schedule_cli
-from ckpt_transform.schedules import Multistage, Periodic, Revolve
+from ckpt_transform.schedules import Multistage, Online, Periodic, Revolve
 
 
 def figures(out):
@@ -35,6 +35,13 @@ def test_large_loops_print_costs_only(capsys):
     out = capsys.readouterr().out
     assert int(figures(out)["forward steps"]) == Periodic(10).plan(1000).forward_steps
     assert "actions" not in out
+
+
+def test_online(capsys):
+    assert _schedule_cli.main(["online", "--steps", "30", "--snapshots", "5"]) == 0
+    values = figures(capsys.readouterr().out)
+    assert int(values["forward steps"]) == Online(5).plan(30).forward_steps
+    assert int(values["peak snapshots"]) <= 5
 
 
 def test_multistage_and_storeall(capsys):

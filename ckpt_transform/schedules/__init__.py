@@ -4,6 +4,7 @@ from ._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE, Action
 from ._adapter import FromCheckpointSchedules
 from ._check import check_schedule
 from ._multistage import Multistage
+from ._online import Online
 from ._periodic import Periodic
 from ._revolve import Revolve
 from ._schedule import Schedule
@@ -19,6 +20,7 @@ __all__ = [
     "STORE",
     "FromCheckpointSchedules",
     "Multistage",
+    "Online",
     "Periodic",
     "Revolve",
     "Schedule",
