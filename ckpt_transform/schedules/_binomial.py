@@ -9,8 +9,6 @@ needs exactly ``r`` repetitions with ``c - 1`` slots and the left part exactly `
 ``c`` (its steps were already evaluated once by the advance): the cost is piecewise linear in the
 length with slope ``r``, so both parts must lie on the pieces of their own repetition numbers,
 ``beta(c, r - 2) <= m <= beta(c, r - 1)``.
-
-Also used by the Online scheme to reverse the stretches between the checkpoints it holds.
 """
 
 from __future__ import annotations
@@ -61,19 +59,17 @@ def optimal_split(length: int, slots: int, reps: int) -> tuple[int, int]:
 _REVERSE, _RESTORE, _FREE = 0, 1, 2
 
 
-def reverse_segment(out: list, start: int, end: int, slots: list[int], level: int = 0) -> None:
+def reverse_segment(out: list, start: int, end: int, slots: list[int]) -> None:
     """Append to ``out`` the actions reversing steps ``end-1 .. start`` optimally.
 
     On entry the state at ``start`` is in hand and, when ``end - start > 1``, already stored in
-    ``slots[0]`` of ``level``; ``slots[1:]`` are free slots it may use. On exit every slot it
+    ``slots[0]`` (level 0); ``slots[1:]`` are free slots it may use. On exit every slot it
     stored is freed again and ``slots[0]`` still holds ``start``; the actions it appends never
     advance past ``end - 1``. Slots are used last-in first-out, ``slots[d]`` at nesting depth d.
     """
     if end - start < 1:
         return
     total = len(slots)
-    if total < 1:
-        raise ValueError("reverse_segment needs at least one slot")
     append = out.append
     new = tuple.__new__  # builds an Action without the NamedTuple's Python-level __new__ (hot loop)
     stack = [(_REVERSE, start, end, 0, repetition_number(end - start, total))]
@@ -81,10 +77,10 @@ def reverse_segment(out: list, start: int, end: int, slots: list[int], level: in
     while stack:
         kind, a, b, depth, reps = pop()
         if kind == _RESTORE:
-            append(new(Action, (RESTORE, a, -1, slots[depth], level)))
+            append(new(Action, (RESTORE, a, -1, slots[depth], 0)))
             continue
         if kind == _FREE:
-            append(new(Action, (FREE, a, -1, slots[depth], level)))
+            append(new(Action, (FREE, a, -1, slots[depth], 0)))
             continue
         length = b - a
         if length == 1:
@@ -96,6 +92,6 @@ def reverse_segment(out: list, start: int, end: int, slots: list[int], level: in
         push((_REVERSE, a, mid, depth, max(reps - 1, 1)))
         push((_RESTORE, a, -1, depth, 0))
         if b - mid > 1:
-            append(new(Action, (STORE, mid, -1, slots[depth + 1], level)))
+            append(new(Action, (STORE, mid, -1, slots[depth + 1], 0)))
             push((_FREE, mid, -1, depth + 1, 0))
         push((_REVERSE, mid, b, depth + 1, reps))
