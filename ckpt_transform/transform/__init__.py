@@ -3,6 +3,25 @@
 ``transform_source`` is the one code path; ``compile_source`` adds position mapping for the import
 hook and the decorator; ``transform`` is the decorator. No JAX is imported here.
 
+What is accepted::
+
+    with checkpoint(SCHEME, STATE):        # `checkpoint` as imported: bare, `as ck`, `ct.checkpoint`
+        for i in range(a[, b[, c]]):       # or: while TEST:
+            BODY
+
+``STATE`` is a name, a tuple of names, or several names; a name may hold a plain object whose
+attributes the body assigns. ``BODY`` becomes a function: names it only reads are closed over
+(gradients reach them), names it assigns are its locals, and every assigned name that is read in a
+later iteration or after the loop (found by a liveness pass over the enclosing scope, loop back
+edges included) must be in ``STATE``. Temporaries therefore do not outlive the loop, and the index
+is not set after it. Nested marked loops, loops in closures, methods and at module level work.
+
+Rejected with a ``TransformError`` (a ``SyntaxError`` naming file, line, column and the fix):
+``break``/``continue`` of the marked loop, ``return``, ``yield``, ``await``, ``global``/``nonlocal``
+and zero-argument ``super()`` in the body, a loop ``else:``, anything but one loop in the block,
+iterables other than ``range``, a carried name missing from ``STATE``, the index in ``STATE`` or
+read after the loop, ``:=`` in a ``while`` test, a marked loop directly in a class body.
+
 This package is itself called ``transform``, so once it is imported ``ckpt_transform.transform``
 is this module rather than the decorator (Python binds submodules on their parent). The module is
 therefore made callable as the decorator: ``@ckpt_transform.transform`` works either way.
