@@ -22,6 +22,12 @@ from ckpt_transform import __version__
 
 _FLAGS = (0b11).to_bytes(4, "little")  # PEP 552: hash-based, checked against the source
 _HEADER = len(importlib.util.MAGIC_NUMBER) + len(_FLAGS) + 8
+_OPT = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
+_TAIL = (  # the file name after the module's stem; None without a cache tag (no caching at all)
+    None
+    if sys.implementation.cache_tag is None
+    else f".{sys.implementation.cache_tag}-ckpt_transform-{__version__}{_OPT}.pyc"
+)
 
 
 def cache_path(source_path: str) -> str | None:
@@ -30,14 +36,15 @@ def cache_path(source_path: str) -> str | None:
     The directory follows the interpreter's rules (``__pycache__`` next to the source, or the
     mirror tree under ``sys.pycache_prefix``); only the file name differs.
     """
-    try:
-        standard = importlib.util.cache_from_source(source_path)
-    except (NotImplementedError, ValueError):  # no cache_tag on this interpreter
+    if _TAIL is None:
         return None
-    stem = os.path.splitext(os.path.basename(source_path))[0]
-    opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
-    name = f"{stem}.{sys.implementation.cache_tag}-ckpt_transform-{__version__}{opt}.pyc"
-    return os.path.join(os.path.dirname(standard), name)
+    head, name = os.path.split(source_path)
+    stem = name.rpartition(".")[0] or name
+    if sys.pycache_prefix:  # rare: let the interpreter map the directory
+        head = os.path.dirname(importlib.util.cache_from_source(source_path))
+    else:
+        head = os.path.join(head, "__pycache__")
+    return os.path.join(head, stem + _TAIL)
 
 
 def read(pyc: str, source: bytes, filename: str) -> types.CodeType | None:

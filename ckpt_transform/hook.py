@@ -3,9 +3,9 @@
 Built the way pytest's assertion rewriter is: a meta-path finder that asks the finders behind it
 where a module lives, and a loader (a ``SourceFileLoader`` whose ``get_code`` is ours) that
 transforms, compiles and caches. Nothing in importlib is patched. The finder reads the source and
-looks in the cache first (a hit needs neither the marker check nor the rewriter); otherwise only
-modules passing the marker text check get our loader, and the others keep the spec the default
-machinery found, so an unmarked module costs a source read, a missing-file check and a text check.
+runs the marker text check: an unmarked module keeps the spec the default machinery found (its
+cost is one source read and the check), a marked one gets our loader with its cached code if the
+cache holds code for exactly this source. libcst is imported only to transform, never on a hit.
 
 Set ``CKPT_TRANSFORM_DEBUG=1`` to print each transformed module's source to stderr (and a line
 for each module taken from the cache).
@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Iterable
 
 from ckpt_transform import _hook_cache
+from ckpt_transform.transform import has_marker  # libcst-free; the rewriter itself loads on demand
 
 __all__ = ["ImportHook", "ImportHookWarning", "install_import_hook"]
 
@@ -92,13 +93,11 @@ class ImportHook(importlib.abc.MetaPathFinder):
             source = spec.loader.get_data(spec.origin)
         except OSError:
             return spec
+        # Latin-1 decodes any bytes; the marker words are ASCII, so the check stays exact.
+        if not has_marker(source.decode("latin-1")):
+            return spec
         pyc = _hook_cache.cache_path(spec.origin)
         code = _hook_cache.read(pyc, source, spec.origin) if pyc else None
-        if code is None:
-            from ckpt_transform.transform import has_marker
-
-            if not has_marker(importlib.util.decode_source(source)):
-                return spec
         loader = _TransformingLoader(name, spec.origin, source, code, pyc, self)
         hooked = importlib.util.spec_from_file_location(
             name,
