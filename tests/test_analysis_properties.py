@@ -58,9 +58,12 @@ statement = st.recursive(
 )
 
 
-def _module(body, state, result):
+def _module(body, state, result, loop="for"):
+    if loop == "while":  # the counter is state; `i` is a plain variable the body may read
+        state, body = ["n", *state], ["i = n"] + body + ["n = n - 1"]
     lines = ["from ckpt_transform import checkpoint", "", "def f(a, b, c, d, n):",
-             f"    with checkpoint(None, ({', '.join(state)},)):", "        for i in range(n):"]
+             f"    with checkpoint(None, ({', '.join(state)},)):",
+             "        for i in range(n):" if loop == "for" else "        while n > 0:"]
     lines += ["            " + line for line in body]
     lines += [f"    return ({', '.join(result)},)", ""]
     return "\n".join(lines)
@@ -86,9 +89,10 @@ def reference_runtime(monkeypatch):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.lists(statement, min_size=1, max_size=5).map(sum_lines),
        state=st.lists(st.sampled_from(VARS), min_size=1, max_size=4, unique=True),
-       result=st.lists(st.sampled_from(VARS), min_size=1, max_size=2, unique=True))
-def test_accepted_rewrites_compute_what_the_plain_loop_computes(reference_runtime, body, state, result):
-    code = _module(body, state, result)
+       result=st.lists(st.sampled_from(VARS), min_size=1, max_size=2, unique=True),
+       loop=st.sampled_from(["for", "while"]))
+def test_accepted_rewrites_compute_what_the_plain_loop_computes(reference_runtime, body, state, result, loop):
+    code = _module(body, state, result, loop)
     try:
         rewritten = transform_source(code)
     except TransformError as exc:
