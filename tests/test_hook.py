@@ -132,7 +132,7 @@ def test_hooked_import_gives_plain_ad_gradients_then_hits_the_cache(tmp_path):
     report, err = finish(first)
     assert report["transformed"] == [f"{pkg}.model"] and report["cached"] == []
     assert report["err"] <= 1e-12 and report["scale"] > 1e-3
-    assert f"ckpt_transform: {pkg}.model: transformed" in err  # debug switch: the source follows
+    assert f"ckpt_transform: {pkg}.model: transformed" in err and "checkpointed_range(" in err  # debug: source
     assert our_pycs(tmp_path / pkg) == [f"model.{sys.implementation.cache_tag}-{TAG}.pyc"]
 
     second, err = finish(python(IMPORT.format(pkg=pkg, mod="model"), tmp_path, CKPT_TRANSFORM_DEBUG="1"))
@@ -267,6 +267,19 @@ def test_transform_errors_name_the_users_file_and_line(importable, tmp_path):
         importlib.import_module(f"{pkg}.bad")
     assert info.value.filename == str(tmp_path / pkg / "bad.py")
     assert info.value.lineno == bad.splitlines().index("            break") + 1
+
+
+def test_tracebacks_point_at_the_users_lines(importable, tmp_path):
+    failing = LOOPS.replace("x = x * RATE + i", "x = x * RATE + i\n            check(x)").replace(
+        "RATE = 1.5", "RATE = 1.5\n\n\ndef check(x):\n    raise ValueError('diverged')"
+    )
+    pkg = importable({"failing.py": failing})
+    with install_import_hook([pkg]):
+        module = importlib.import_module(f"{pkg}.failing")
+    with pytest.raises(ValueError, match="diverged") as info:
+        module.run(jnp.ones(2), 3)
+    frames = [(entry.path, entry.lineno + 1) for entry in info.traceback]
+    assert (tmp_path / pkg / "failing.py", failing.splitlines().index("            check(x)") + 1) in frames
 
 
 def test_warns_when_a_requested_package_was_already_imported(importable):
