@@ -163,3 +163,15 @@ def test_form_feeds_and_semicolons_do_not_confuse_the_spans():
     out = transform_source(code)
     assert "\x0c\ndef helper(): pass; x = 1\n" in out and "checkpointed_range(" in out
     compile(out, "x.py", "exec")
+
+
+def test_internal_failures_say_they_are_ours(monkeypatch):
+    from ckpt_transform.transform._errors import InternalError
+
+    def broken(*args, **kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(_rewrite, "_check_carried", broken)
+    with pytest.raises(InternalError, match="bug in ckpt_transform") as info:
+        transform_source(SOURCE, filename="model.py")
+    assert "model.py" in str(info.value) and "for i in range(3, n, 2):" in str(info.value)

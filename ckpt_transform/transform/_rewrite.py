@@ -25,7 +25,7 @@ from typing import NamedTuple
 import libcst as cst
 
 from . import _names
-from ._errors import Locator
+from ._errors import InternalError, Locator, TransformError
 from ._liveness import Liveness
 from ._markers import Markers, find_markers
 from ._text_check import has_marker
@@ -454,11 +454,19 @@ def rewrite_source(code: str, filename: str, *, markers: Markers | None = None, 
         text = "".join(lines[first - 1:last])
         where_offset = line_offset + first - 1
         module = parse(text, filename, where_offset, file_lines)
-        blocks = analyse(module, found, Locator(module, filename, where_offset, file_lines), fresh.blocks)
-        if not blocks:
+        try:
+            blocks = analyse(module, found, Locator(module, filename, where_offset, file_lines), fresh.blocks)
+            new = _rewrite_module(module, text, _Rewriter(blocks, module, fresh)) if blocks else None
+        except (TransformError, SyntaxError):
+            raise
+        except Exception as exc:
+            raise InternalError(f"ckpt_transform failed on {filename}, lines {where_offset + 1} and after "
+                                f"({type(exc).__name__}: {exc}); this is a bug in ckpt_transform, please "
+                                f"report it with this code:\n{text}") from exc
+        if new is None:
             continue
         fresh.blocks += len(blocks)
-        out += ["".join(lines[cursor:first - 1]), _rewrite_module(module, text, _Rewriter(blocks, module, fresh))]
+        out += ["".join(lines[cursor:first - 1]), new]
         cursor = len(lines) if last is None else last
         rewritten.append((first, last))
     if not out:
