@@ -162,7 +162,7 @@ def test_edit_within_the_same_second_invalidates_the_cache(tmp_path):
 
 def test_four_processes_importing_at_once_all_succeed_and_leave_a_valid_cache(tmp_path):
     pkg = make_package(tmp_path, {"loops.py": LOOPS})
-    start = time.time() + 2.0  # all four wait for the same instant, then import
+    start = time.time() + 1.5  # all four wait for the same instant, then import
     racing = IMPORT.format(pkg=pkg, mod="loops").replace(
         "import json, sys", f"import json, sys, time\ntime.sleep(max(0.0, {start} - time.time()))"
     )
