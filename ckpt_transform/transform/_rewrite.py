@@ -32,6 +32,7 @@ from ._text_check import has_marker
 from ._statements import walk_statements
 from ._walk import Walker
 
+
 @dataclass
 class Block:
     """One marked block, validated: what the generated code needs."""
@@ -39,7 +40,6 @@ class Block:
     with_node: cst.With
     loop: cst.CSTNode
     scope: cst.CSTNode  # FunctionDef or Module
-    scheme: cst.BaseExpression
     state: list  # [(name, Name node)] in the user's order
     index: str | None = None  # for-loop target
     number: int = 0  # position in the module, for the generated names
@@ -203,7 +203,7 @@ def _validate(with_node: cst.With, item: cst.WithItem, scope, where: Locator) ->
     if loop.orelse is not None:
         raise where.error(loop.orelse, "a loop `else:` is not supported in a checkpointed loop. Fix: move "
                                        "its statements after the `with checkpoint(...)` block")
-    block = Block(with_node, loop, scope, call.args[0].value, state)
+    block = Block(with_node, loop, scope, state)
     if isinstance(loop, cst.For):
         if loop.asynchronous is not None:
             raise where.error(loop, "`async for` cannot be checkpointed. Fix: use `for i in range(...)`")
@@ -379,7 +379,7 @@ class _Rewriter(cst.CSTTransformer):
 
 def _source_lines(code: str) -> list | None:
     """Lines as ``ast`` counts them (``str.splitlines`` also splits at form feeds); None for
-    old-Mac ``\r`` line ends, where the whole module is parsed instead."""
+    old-Mac line ends (a lone CR), where the whole module is parsed instead."""
     if "\r" in code.replace("\r\n", ""):
         return None
     return re.findall(r"[^\n]*\n|[^\n]+\Z", code)
