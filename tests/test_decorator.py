@@ -126,3 +126,26 @@ def test_package_attribute_works_as_the_decorator():
 
     g = ckpt_transform.transform(f)
     assert g.__wrapped__ is f and "checkpointed_range" in g.__code__.co_names
+
+
+def test_nested_function_with_two_space_indent_and_a_column_zero_string(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "two_space.py"
+    path.write_text(
+        "from ckpt_transform import checkpoint, Revolve, transform\n\n\n"
+        "def outer(scale):\n"
+        "  def inner(T, n):\n"
+        '    doc = """\ntext at column 0\n"""\n'
+        "    with checkpoint(Revolve(2), T):\n"
+        "      for i in range(n):\n"
+        "        T = T * scale + len(doc)\n"
+        "    return T\n"
+        "  return transform(inner)\n"
+    )
+    spec = importlib.util.spec_from_file_location("two_space", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    inner = module.outer(2.0)
+    assert inner.__code__.co_freevars == ("scale",) and inner.__code__.co_firstlineno == 5
+    assert float(inner(1.0, 3)) == ((1.0 * 2 + 18) * 2 + 18) * 2 + 18
