@@ -186,15 +186,21 @@ def _check_packages(packages) -> tuple[str, ...]:
     return names
 
 
+def already_imported(packages: tuple[str, ...]) -> list[str]:
+    """The requested packages that were imported untransformed before the hook was installed."""
+    return [
+        name
+        for name in packages
+        if name in sys.modules and not isinstance(getattr(sys.modules[name], "__loader__", None), _TransformingLoader)
+    ]
+
+
 def _warn_already_imported(packages: tuple[str, ...], stacklevel: int) -> None:
-    """Warn about requested packages that were imported untransformed before the hook existed."""
-    for name in packages:
-        module = sys.modules.get(name)
-        if module is not None and not isinstance(getattr(module, "__loader__", None), _TransformingLoader):
-            warnings.warn(
-                f"ckpt_transform: package {name!r} was imported before the import hook was "
-                "installed, so its modules already loaded will run untransformed; install the hook "
-                "first (or use `python -m ckpt_transform run --packages ...`)",
-                ImportHookWarning,
-                stacklevel=stacklevel,
-            )
+    for name in already_imported(packages):
+        warnings.warn(
+            f"ckpt_transform: package {name!r} was imported before the import hook was "
+            "installed, so its modules already loaded will run untransformed; install the hook "
+            "first (or use `python -m ckpt_transform run --packages ...`)",
+            ImportHookWarning,
+            stacklevel=stacklevel,
+        )

@@ -68,18 +68,20 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     packages = [p.strip() for item in names for p in item.split(",") if p.strip()]
     if not packages:
         return
-    from ckpt_transform.hook import ImportHook, ImportHookWarning
+    from ckpt_transform.hook import ImportHook, ImportHookWarning, already_imported
 
-    hook = ImportHook(packages)
-    for name in hook.packages:
-        if name in sys.modules:
-            early_config.issue_config_time_warning(
-                ImportHookWarning(
-                    f"--ckpt-packages: {name!r} was imported before pytest could install the "
-                    "import hook, so it runs untransformed; keep it out of plugins loaded earlier"
-                ),
-                stacklevel=2,
-            )
+    try:
+        hook = ImportHook(packages)
+    except ValueError as error:
+        raise pytest.UsageError(f"--ckpt-packages / ini ckpt_packages: {error}") from None
+    for name in already_imported(hook.packages):
+        early_config.issue_config_time_warning(
+            ImportHookWarning(
+                f"--ckpt-packages: {name!r} was imported before pytest could install the "
+                "import hook, so it runs untransformed; keep it out of plugins loaded earlier"
+            ),
+            stacklevel=2,
+        )
     hook.install(_after_assertion_rewriter(early_config))
     early_config.stash[_HOOK] = hook
     early_config.add_cleanup(hook.uninstall)

@@ -71,6 +71,18 @@ def test_ini_option_and_command_line_override(pytester, project):
     pytester.runpytest("--ckpt-packages=some_other_package").assert_outcomes(failed=1)
 
 
+def test_warns_about_a_package_imported_too_early_and_rejects_bad_names(pytester, project):
+    # `-p` imports the package as a plugin before the hook can be installed.
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = pytester.runpytest("-p", project, f"--ckpt-packages={project}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*ImportHookWarning: --ckpt-packages: '{project}' was imported before*"])
+
+    bad = pytester.runpytest("--ckpt-packages=not-a-name")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--ckpt-packages / ini ckpt_packages: *'not-a-name' is not a module name*"])
+
+
 def test_modules_owned_by_the_assertion_rewriter_are_never_transformed(pytester, project):
     # A conftest and a test file inside the hooked package keep pytest's own loader.
     marked_function = MODEL.split("\n\n\n", 1)[1]
