@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None, prog: str = "ckpt-transform") -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         args = _command_parser(prog).parse_args(argv)
-        return args.handler(args)
+        return args.func(args)
     args = _transform_parser(prog).parse_args(argv)
     if args.output and "-" in args.paths:
         _transform_parser(prog).error("-o/--output cannot write standard input ('-') to a file")
@@ -97,13 +97,10 @@ def _command_parser(prog: str) -> argparse.ArgumentParser:
     )
     run.add_argument("script", help="the Python file to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed on to the script")
-    run.set_defaults(handler=_run)
+    run.set_defaults(func=_run)
     from ckpt_transform import _schedule_cli
 
-    before = set(commands.choices)
-    _schedule_cli.add_parser(commands)
-    for name in set(commands.choices) - before:
-        commands.choices[name].set_defaults(handler=_schedule_cli.run)
+    _schedule_cli.add_parser(commands)  # sets its own func
     return parser
 
 

@@ -232,7 +232,9 @@ def test_run_executes_a_script_transformed_with_the_hook_for_its_packages(tmp_pa
     assert report["path0"] == str(tmp_path) and report["err"] <= 1e-12
 
 
-def test_run_reports_a_transform_error_like_a_syntax_error(files, capsys):
+def test_run_reports_a_transform_error_like_a_syntax_error(files, tmp_path, capsys):
+    assert cli.main(["run", str(tmp_path / "missing.py")]) == cli.EXIT_USAGE
+    assert "missing.py: cannot read" in capsys.readouterr().err
     argv_before, main_before = sys.argv[:], sys.modules["__main__"]
     assert cli.main(["run", files["bad"]]) == 1
     err = capsys.readouterr().err
