@@ -8,7 +8,7 @@ is the schedule a loop of ``n`` steps gets; the runtime runs the same kernels in
 
 Kernel contract (``OnlineKernels``, what the runtime codes against)
 -------------------------------------------------------------------
-``kern = OnlineKernels(c, xp)`` with ``xp = ArrayOps(jax.numpy, cond=jax.lax.cond)`` in the
+``kern = OnlineKernels(c, xp)`` with ``xp = ArrayOps(jax.numpy, jax.lax)`` in the
 runtime (``PYTHON``, pure Python, is the default; ``ArrayOps()`` is numpy). ``c`` is static; every state is a 1-D int32 array
 of fixed size, every scalar an int32 0-d array. No Python control flow on values, so each method
 can be traced once inside ``lax.while_loop``; steps must stay below ``2**30``.

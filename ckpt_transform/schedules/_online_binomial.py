@@ -48,13 +48,15 @@ def beta(xp, s, r):
 
 def repetitions(xp, steps, slots):
     """Smallest ``r >= 0`` with ``beta(slots, r) >= steps`` (``slots >= 1``, ``steps <= CAP``)."""
-    lo = xp.zeros_like(steps)
-    hi = lo + ((1 << _PROBES) - 1)
-    for _ in range(_PROBES):
+
+    def probe(bounds):
+        lo, hi = bounds
         mid = (lo + hi) // 2
         enough = beta(xp, slots, mid) >= steps
-        hi = xp.where(enough, mid, hi)
-        lo = xp.where(enough, lo, mid + 1)
+        return xp.where(enough, lo, mid + 1), xp.where(enough, mid, hi)
+
+    lo = xp.zeros_like(steps)
+    _, hi = xp.fori(_PROBES, probe, (lo, lo + ((1 << _PROBES) - 1)))
     return xp.where(slots == 1, xp.maximum(steps - 1, 0), hi)
 
 

@@ -7,12 +7,13 @@ numpy's int32 and JAX's int32 agree, and ``argmin`` returns the first minimum ev
 
 - ``PYTHON``: Python ints and a tiny list-backed ``Vec``; the kernels are scalar code on small
   states, so this is ~20x faster than numpy for planning.
-- ``ArrayOps(numpy)`` / ``ArrayOps(jax.numpy, cond=jax.lax.cond)``: int32 arrays. No JAX import
-  here: the runtime builds the JAX one itself.
+- ``ArrayOps(numpy)`` / ``ArrayOps(jax.numpy, jax.lax)``: int32 arrays. No JAX import here: the
+  runtime builds the JAX one itself.
 
 Interface: ``asarray(list)``, ``scalar(v)``, ``set(arr, i, v)`` (a copy with ``arr[i] = v``),
 ``cond(pred, f, g, *args)`` (only the taken branch runs; under JAX both must return the same
-shapes and dtypes), ``lookup(table, i, j)`` (elementwise ``table[i, j]`` of a constant numpy
+shapes and dtypes), ``fori(count, body, carry)`` (``count`` static; ``lax.fori_loop`` under JAX
+so the body is compiled once), ``lookup(table, i, j)`` (elementwise ``table[i, j]`` of a constant numpy
 table), ``logical_not``, ``to_int``, ``where``, ``minimum``, ``maximum``, ``clip``, ``arange``,
 ``zeros``, ``zeros_like``, ``concatenate``, ``stack``, ``argmin``, ``cumsum``, ``sum`` (the last
 ones with numpy's meaning), ``elementwise(fn)`` (``fn(xp, *args)`` over whole arrays; pure Python
@@ -29,11 +30,12 @@ import numpy as np
 
 
 class ArrayOps:
-    """Array namespace ``m`` (numpy or jax.numpy) in int32, plus the operations that differ."""
+    """Array namespace ``m`` (numpy or jax.numpy) in int32, plus the operations that differ
+    (``lax``: ``jax.lax`` for ``cond`` and ``fori``; ``None``: Python control flow)."""
 
-    def __init__(self, m: Any = np, cond: Callable | None = None):
+    def __init__(self, m: Any = np, lax: Any = None):
         self.m = m
-        self._cond = cond
+        self._lax = lax
         self.int = m.int32
 
     def asarray(self, value):
@@ -49,9 +51,16 @@ class ArrayOps:
         return arr.at[index].set(value)
 
     def cond(self, pred, true_fn, false_fn, *args):
-        if self._cond is None:
+        if self._lax is None:
             return true_fn(*args) if bool(pred) else false_fn(*args)
-        return self._cond(pred, true_fn, false_fn, *args)
+        return self._lax.cond(pred, true_fn, false_fn, *args)
+
+    def fori(self, count: int, body, init):
+        if self._lax is None:
+            for _ in range(count):
+                init = body(init)
+            return init
+        return self._lax.fori_loop(0, count, lambda _, carry: body(carry), init)
 
     def lookup(self, table: np.ndarray, i, j):
         return self.m.asarray(table)[i, j]
@@ -173,17 +182,28 @@ class PyOps:
     def cond(self, pred, true_fn, false_fn, *args):
         return true_fn(*args) if pred else false_fn(*args)
 
+    def fori(self, count: int, body, init):
+        for _ in range(count):
+            init = body(init)
+        return init
+
     def lookup(self, table, i, j):
         rows = _rows(table)
         return _map(lambda a, b: rows[a][b], i, j)
 
     def where(self, pred, a, b):
+        if type(pred) is not Vec:
+            return a if pred else b
         return _map(lambda p, x, y: x if p else y, pred, a, b)
 
     def minimum(self, a, b):
+        if type(a) is int and type(b) is int:
+            return a if a < b else b
         return _map(min, a, b)
 
     def maximum(self, a, b):
+        if type(a) is int and type(b) is int:
+            return a if a > b else b
         return _map(max, a, b)
 
     def clip(self, a, lo, hi):
