@@ -21,7 +21,9 @@ _POSITION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
 
 
 def _place(gen: ast.AST, orig: ast.AST) -> None:
-    """Give ``gen`` and everything below it the position of ``orig``."""
+    """Give ``gen`` and everything below it the position of ``orig`` (if it has one)."""
+    if "lineno" not in orig._attributes:
+        return
     for node in ast.walk(gen):
         if "lineno" in node._attributes:
             for attr in _POSITION:
