@@ -8,26 +8,23 @@ group at a time, ``slots`` backed by a host ``Store``) and with traced integers 
 executor below, where a group is a row of an int32 table and ``slots`` is the in-graph
 ``PackedLayout``).
 
-With traced integers every part is guarded by ``when``. For large operands it is a while loop of
-zero or one trip: unlike ``lax.cond``, XLA updates a while loop's carry in place, so the snapshot
-buffers are never copied by a branch. For small operands a ``lax.cond`` is cheaper per iteration,
-and copying a few kilobytes costs less than the loop.
+With traced integers every part is guarded. The adjoint is a ``lax.cond`` over the cotangents.
+Restore and store touch the snapshot buffers, which must never be an operand of a conditional
+(XLA copies them into it); they are guarded by while loops of zero or one trip, which XLA updates
+in place and which read closed-over buffers without copying. The slot number travels in that
+loop's carry and changes on its trip, so XLA cannot hoist the load out of the loop as
+loop-invariant (it would then run on every group).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 from ..schedules._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
-
-#: operands up to this many bytes are guarded by lax.cond, larger ones by a 0/1-trip while loop
-SMALL_BYTES = 1 << 16
-
 
 class Carry(NamedTuple):
     """What an executor holds between groups."""
@@ -38,18 +35,23 @@ class Carry(NamedTuple):
     pcot: list | None = None  #: accumulated cotangent of the hoisted arrays (reverse sweep only)
 
 
-def _nbytes(tree) -> int:
-    return sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree))
-
-
 def when(pred, fun, operand):
-    """``fun(operand)`` if ``pred`` else ``operand``; see the module docstring for the guard."""
+    """``fun(operand)`` if ``pred`` else ``operand``, by ``lax.cond`` when traced."""
     if isinstance(pred, (bool, np.bool_)):
         return fun(operand) if pred else operand
-    if _nbytes(operand) <= SMALL_BYTES:
-        return lax.cond(pred, fun, lambda x: x, operand)
-    _, out = lax.while_loop(lambda c: c[0], lambda c: (jnp.zeros_like(c[0]), fun(c[1])), (pred, operand))
-    return out
+    return lax.cond(pred, fun, lambda x: x, operand)
+
+
+def at_slot(slot, fun, operand):
+    """``fun(slot, operand)`` if ``slot >= 0`` else ``operand``, by a 0/1-trip loop when traced."""
+    if not hasattr(slot, "shape") or not slot.shape == () or isinstance(slot, np.ndarray):
+        return fun(slot, operand) if slot >= 0 else operand
+
+    def once(c):
+        s, x = c
+        return s - (s + 1), fun(s, x)  # leaves -1: one trip
+
+    return lax.while_loop(lambda c: c[0] >= 0, once, (slot, operand))[1]
 
 
 def apply_group(group, carry: Carry, step, consts, slots) -> Carry:
@@ -61,9 +63,9 @@ def apply_group(group, carry: Carry, step, consts, slots) -> Carry:
     schedule restores before it is used again.
     """
     restore, start, stop, store, adjoint = group
-    hand = when(restore >= 0, lambda _: slots.load(carry.buffers, restore), carry.hand)
+    hand = at_slot(restore, lambda s, _: slots.load(carry.buffers, s), carry.hand)
     hand = step.advance(hand, start, stop, consts)
-    buffers = when(store >= 0, lambda b: slots.save(b, store, hand), carry.buffers)
+    buffers = at_slot(store, lambda s, b: slots.save(b, s, hand), carry.buffers)
     cot, pcot = carry.cot, carry.pcot
     if cot is not None:
         cot, pcot = when(adjoint >= 0, lambda c: step.adjoint(adjoint, hand, c[0], c[1], consts), (cot, pcot))

@@ -24,7 +24,7 @@ from ._fori import TableRun
 from ._stats import emit
 from ._step import CarryError, Consts, Step
 from ._storage import in_graph_layout
-from ._sweep import Carry, apply_group, when
+from ._sweep import Carry, apply_group, at_slot
 from ._traced import Traced
 
 
@@ -82,7 +82,7 @@ def _online_rules(scheme, step: Step, test: Traced):
         def iteration(c):
             t, _, x, _, placement, buffers, stores = c
             placement, slot = kern.place(placement, t)
-            buffers = when(slot >= 0, lambda b: layout.save(b, slot, x), buffers)
+            buffers = at_slot(slot, lambda s, b: layout.save(b, s, x), buffers)
             y = step(t, x, consts)
             return t + 1, x, y, test(cconsts, y)[0], placement, buffers, stores + (slot >= 0)
 
