@@ -210,3 +210,30 @@ def test_python_scalar_carry_takes_the_body_dtype():
     want = jax.lax.fori_loop(0, 4, lambda i, c: (c[0] * 1.5, c[1] + jnp.sum(c[0])), (x32, 0.0))
     assert out[1].dtype == want[1].dtype == jnp.float32
     np.testing.assert_array_equal(out[1], want[1])
+
+
+# ---- the compiled program --------------------------------------------------------------------
+
+
+def _compiled_hlo(steps, shape=(48, 40)):
+    x = jnp.ones(shape, jnp.float32)
+    body = lambda i, u: u + 0.1 * jnp.roll(u, 1, 0) * u - 0.01 * i
+    grad = jax.jit(jax.grad(lambda u: jnp.sum(fori_loop(0, steps, body, u, scheme=Revolve(3)) ** 2)))
+    return grad.lower(x).compile().as_text()
+
+
+def test_program_size_does_not_grow_with_steps_and_buffers_avoid_conditionals():
+    import re
+
+    small, large = _compiled_hlo(20), _compiled_hlo(2000)
+    assert small.count(" while(") == large.count(" while(")
+    assert abs(len(large) - len(small)) < 0.02 * len(small)  # only the table's shape changes
+    buffer = "f32[3,1920]"  # 3 slots of 48 x 40 floats, packed
+    assert buffer in large
+    branches = set()
+    for names in re.findall(r"conditional\(.*branch_computations=\{([^}]*)\}", large):
+        branches.update(n.strip().lstrip("%") for n in names.split(","))
+    assert branches
+    for name in branches:
+        (header,) = [line for line in large.splitlines() if line.startswith(f"%{name} ")]
+        assert buffer not in header, header
