@@ -189,6 +189,8 @@ class PyOps:
 
     def lookup(self, table, i, j):
         rows = _rows(table)
+        if type(i) is int and type(j) is int:
+            return rows[i][j]
         return _map(lambda a, b: rows[a][b], i, j)
 
     def where(self, pred, a, b):
@@ -207,6 +209,8 @@ class PyOps:
         return _map(max, a, b)
 
     def clip(self, a, lo, hi):
+        if type(a) is int:
+            return lo if a < lo else hi if a > hi else a
         return _map(lambda x: lo if x < lo else hi if x > hi else x, a)
 
     def logical_not(self, a):
