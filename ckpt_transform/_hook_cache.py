@@ -12,6 +12,7 @@ any failure to write (read-only directory, full disk) is silent and only costs a
 from __future__ import annotations
 
 import importlib.util
+import io
 import marshal
 import os
 import sys
@@ -50,8 +51,8 @@ def cache_path(source_path: str) -> str | None:
 def read(pyc: str, source: bytes, filename: str) -> types.CodeType | None:
     """The cached code for ``source`` compiled under ``filename``, or None if absent or stale."""
     try:
-        with open(pyc, "rb") as f:
-            data = f.read()
+        with io.FileIO(pyc, "r") as f:  # unbuffered: one read of the whole file
+            data = f.readall()
     except OSError:
         return None
     expected = importlib.util.MAGIC_NUMBER + _FLAGS + importlib.util.source_hash(source)
