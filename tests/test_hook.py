@@ -213,9 +213,9 @@ def importable(tmp_path, monkeypatch):
     """Make packages under tmp_path importable in this process, and forget them afterwards."""
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    before = set(sys.modules)
-    yield lambda files: make_package(tmp_path, files)
-    for name in set(sys.modules) - before:
+    made = []
+    yield lambda files: made.append(make_package(tmp_path, files)) or made[-1]
+    for name in [m for m in sys.modules if m.split(".")[0] in made]:
         del sys.modules[name]
 
 
