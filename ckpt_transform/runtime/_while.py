@@ -72,7 +72,7 @@ def run_while(scheme, cond, body, init, what: str = "while loop"):
 
 
 def _online_rules(scheme, step: Step, test: Traced):
-    kern = scheme.kernels(ArrayOps(jnp, cond=lax.cond))
+    kern = scheme.kernels(ArrayOps(jnp, lax))
     layout = in_graph_layout(scheme, step)
     slots = scheme.snapshots
 
