@@ -9,6 +9,7 @@ differences. Tolerances default to float64 rounding; pass looser ones under floa
 from __future__ import annotations
 
 import inspect
+import sys
 
 
 def check_against_plain(
@@ -39,6 +40,7 @@ def check_against_plain(
 
     name = getattr(fn, "__qualname__", repr(fn))
     plain = inspect.unwrap(fn)
+    _check_untransformed(plain, name)
     if transformed is None:
         if plain is fn:
             from ckpt_transform.transform import transform
@@ -94,6 +96,19 @@ def check_against_plain(
         ad = sum(_dot(g, d) for g, d in zip(grads, direction))
         _assert_close(f"{name}: directional derivative against central finite differences", ad, fd, fd_rtol, fd_rtol)
     return value, grads[0] if len(argnums) == 1 else tuple(grads)
+
+
+def _check_untransformed(plain, name: str) -> None:
+    """The reference must be the user's loop: code from a hooked module is already rewritten."""
+    from ckpt_transform.hook import loaded_by_hook
+
+    module = sys.modules.get(getattr(plain, "__module__", None) or "")
+    if module is not None and loaded_by_hook(module):
+        raise ValueError(
+            f"check_against_plain({name}): {module.__name__} was transformed by the import hook, so "
+            "its functions no longer hold the plain loop to compare with. Pass a function from a "
+            "module imported without the hook (or decorated with @transform)."
+        )
 
 
 def _dot(a, b) -> float:

@@ -186,13 +186,14 @@ def _check_packages(packages) -> tuple[str, ...]:
     return names
 
 
+def loaded_by_hook(module) -> bool:
+    """Whether ``module`` was transformed by an import hook."""
+    return isinstance(getattr(module, "__loader__", None), _TransformingLoader)
+
+
 def already_imported(packages: tuple[str, ...]) -> list[str]:
     """The requested packages that were imported untransformed before the hook was installed."""
-    return [
-        name
-        for name in packages
-        if name in sys.modules and not isinstance(getattr(sys.modules[name], "__loader__", None), _TransformingLoader)
-    ]
+    return [name for name in packages if name in sys.modules and not loaded_by_hook(sys.modules[name])]
 
 
 def _warn_already_imported(packages: tuple[str, ...], stacklevel: int) -> None:

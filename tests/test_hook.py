@@ -312,3 +312,13 @@ def test_permission_denied_cache_is_silent(importable, monkeypatch):
         loops = importlib.import_module(f"{pkg}.loops")
     assert hook.transformed == [f"{pkg}.loops"] and "checkpointed_range" in loops.run.__code__.co_names
     assert not Path(loops.__cached__).exists()
+
+
+def test_check_against_plain_refuses_functions_of_hooked_modules(importable):
+    from ckpt_transform.pytest_plugin import check_against_plain
+
+    pkg = importable({"loops.py": LOOPS})
+    with install_import_hook([pkg]):
+        loops = importlib.import_module(f"{pkg}.loops")
+    with pytest.raises(ValueError, match="transformed by the import hook"):
+        check_against_plain(loops.run, jnp.ones(2), 3)
