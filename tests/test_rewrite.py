@@ -1,5 +1,6 @@
 """transform_source / compile_source properties: the one code path, without running anything."""
 
+import ast
 import dis
 import random
 import sysconfig
@@ -9,11 +10,12 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from ckpt_transform.transform import TransformError, compile_source, has_marker, transform_source
+from ckpt_transform.transform import TransformError, compile_source, find_cases, has_marker, transform_source
 from ckpt_transform.transform import _liveness, _markers, _rewrite
 from ckpt_transform.transform._errors import Locator
 from ckpt_transform.transform._statements import walk_statements
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SOURCE = textwrap.dedent("""\
     from ckpt_transform import checkpoint, Revolve
 
@@ -143,15 +145,13 @@ def test_analysis_and_rewrite_survive_real_code():
 def test_parsing_only_marked_definitions_gives_the_whole_module_result(monkeypatch):
     """transform_source parses only the top-level definitions that mention the marker; parsing the
     whole module instead must give the same text and the same errors."""
-    from ckpt_transform.transform import find_cases
-
     def outcome(source, name):
         try:
             return transform_source(source, filename=name)
         except TransformError as exc:
             return exc.located()
 
-    cases = find_cases(Path(__file__).resolve().parent.parent / "fixtures")
+    cases = find_cases(FIXTURES)
     fast = {c.name: outcome(c.source.read_text(), c.source.name) for c in cases}
     monkeypatch.setattr(_rewrite, "_marked_spans", lambda *args: None)
     for case in cases:
@@ -175,3 +175,32 @@ def test_internal_failures_say_they_are_ours(monkeypatch):
     with pytest.raises(InternalError, match="bug in ckpt_transform") as info:
         transform_source(SOURCE, filename="model.py")
     assert "model.py" in str(info.value) and "for i in range(3, n, 2):" in str(info.value)
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if hasattr(const, "co_lines"):
+            yield from _code_objects(const)
+
+
+@pytest.mark.parametrize("case", [c for c in find_cases(FIXTURES) if not c.rejects], ids=lambda c: c.name)
+def test_compiled_positions_are_the_originals(case):
+    """Every line and column the compiled fixture reports lies on real code of the original file,
+    and every statement of the original has code at its own line."""
+    source = case.source.read_text()
+    lines = source.splitlines()
+    compiled = compile_source(source, str(case.source))
+    reported = set()
+    for code in _code_objects(compiled):
+        for line, end_line, col, end_col in code.co_positions():
+            if line is None:
+                continue
+            reported.add(line)
+            assert lines[line - 1].strip(), (code.co_name, line)
+            if end_line == line and col is not None and end_col is not None and end_col > col:
+                assert lines[line - 1][col:end_col].strip(), (code.co_name, line, col, end_col)
+    statements = {node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.stmt)
+                  and not isinstance(node, (ast.Pass, ast.Global, ast.Nonlocal, ast.Import, ast.ImportFrom))}
+    assert statements - reported <= {n.lineno for n in ast.walk(ast.parse(source))
+                                     if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.decorator_list}
