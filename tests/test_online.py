@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ckpt_transform.schedules import check_schedule
@@ -58,6 +58,14 @@ def reversal_model(held: list[int], n: int, c: int) -> int:
 
 @settings(max_examples=120, deadline=None)
 @given(c=st.integers(1, 30), n=st.integers(0, 600))
+@example(c=1, n=0)
+@example(c=1, n=1)
+@example(c=1, n=2)
+@example(c=2, n=2)
+@example(c=5, n=0)
+@example(c=5, n=1)
+@example(c=5, n=2)
+@example(c=30, n=29)
 def test_valid_and_reversal_is_optimal_over_held_checkpoints(c, n):
     schedule = Online(c).plan(n)
     check_schedule(schedule)

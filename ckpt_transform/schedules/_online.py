@@ -1,27 +1,30 @@
 """``Online``: checkpointing for loops whose length is known only when they end (``while`` loops).
 
-Stumm & Walther's r=2 placement (SIAM J. Sci. Comput. 32(2), 2010) while the loop is within
-``(c+2)(c+1)/2`` steps, then a dynamic thinning, so any length works with the same ``c`` slots;
+An r=2 online placement in the sense of Stumm & Walther (SIAM J. Sci. Comput. 32(2), 2010: every
+step evaluated at most twice, optimal up to one step) while the loop is within ``(c+2)(c+1)/2``
+steps, its full offline r=2 range; then a dynamic thinning, so any length works with ``c`` slots;
 after the loop ends, an offline binomial reversal over the held checkpoints. ``Online(c).plan(n)``
 is the schedule a loop of ``n`` steps gets; the runtime runs the same kernels inside its compiled
 ``while_loop``.
 
 Kernel contract (``OnlineKernels``, what the runtime codes against)
 -------------------------------------------------------------------
-``kern = OnlineKernels(c, xp)`` with ``xp = ArrayOps(jax.numpy, jax.lax)`` in the
-runtime (``PYTHON``, pure Python, is the default; ``ArrayOps()`` is numpy). ``c`` is static; every state is a 1-D int32 array
-of fixed size, every scalar an int32 0-d array. No Python control flow on values, so each method
-can be traced once inside ``lax.while_loop``; steps must stay below ``2**30``.
+``kern = Online(c).kernels(xp)`` (or ``OnlineKernels(c, xp)``), with ``xp = ArrayOps(jax.numpy,
+jax.lax)`` in the runtime; the default, ``PYTHON``, is pure Python, ``ArrayOps()`` is numpy. ``c``
+is static; every state is a 1-D int32 array of fixed size and every scalar an int32 0-d array.
+There is no Python control flow on values (``xp.cond``/``xp.fori`` become ``lax.cond`` and
+``lax.fori_loop``), so each method traces once inside ``lax.while_loop``. Steps stay below 2**30.
 
-- ``state = kern.init()``: placement state (``3 + 3c`` ints), no checkpoint held.
+- ``state = kern.init()``: placement state (``3 + 3c`` ints; ``state[0]`` is the number of
+  checkpoints held).
 - ``state, slot = kern.place(state, t)``: call for ``t = 0, 1, 2, ...`` in order, once per
   iteration that *will run*, with the state at ``t`` in hand (after the ``while`` condition held,
   before running iteration ``t``). ``slot >= 0``: copy the state in hand into that slot, which may
   overwrite an older snapshot (the kernel dropped it); ``-1``: store nothing. ``place(·, 0)``
   always stores the initial state. Decisions depend only on ``t`` and the past.
 - The forward sweep ends when the condition fails at ``n`` (``n`` iterations ran). The runtime
-  must keep the state at ``n - 1`` in hand (the carry before the last iteration): the reversal
-  starts with ``ADJOINT n-1`` on it, as in every ``Schedule``.
+  keeps the state at ``n - 1`` in hand (the carry before the last iteration): the reversal starts
+  with ``ADJOINT n-1`` on it, as every ``Schedule`` does.
 - ``rstate = kern.reverse_init(state, n)``: reversal state (``3 + 2c`` ints).
 - ``rstate, action = kern.reverse_next(rstate)``: ``action`` is 6 ints ``(op, step, to, slot,
   level, done)``, the first five a row of ``_actions`` (``level`` is always 0). Loop until
@@ -30,11 +33,13 @@ can be traced once inside ``lax.while_loop``; steps must stay below ``2**30``.
   runtime that overwrites slots. All ``c`` slots may be used; the first action is ``ADJOINT n-1``
   and the last ``FREE`` of the initial state's slot. For ``n = 0`` the first call is done.
 
-Costs (measured in tests and ``benchmarks/bench_online.py``): for ``n <= (c+2)(c+1)/2`` every
-step is evaluated at most twice (once on the way forward, at most once on the way back) and the
-forward steps are the offline optimum ``2n - c - 2`` (``n - 1`` for ``n <= c + 1``), or one more
-when the placement stored at ``n - 1``. Beyond that range the dynamic placement stores every third
-step and stays within a few percent of the offline binomial optimum.
+Costs (tests and ``benchmarks/bench_online.py``): for ``n <= (c+2)(c+1)/2`` every step is
+evaluated at most twice (once on the way forward, at most once on the way back) and the forward
+steps are the offline optimum (``2n - c - 2``, or ``n - 1`` for ``n <= c + 1``) plus one exactly
+when the placement stored at ``n - 1``. Beyond that range the thinning stores every third step;
+measured excess over the offline binomial optimum: 3 steps just past the range (27 % for c=2 at
+n=7), then 0-5 % (c=10: 2 % at n=1000, 0.3 % at n=10000; c=2: 1 % at n=10000). Under ``jax.jit`` on CPU the kernels
+cost about 1 us (c=4) to 4 us (c=50) per placed step and under 1 us per reversal action.
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ so while ``k < c`` the free slots are exactly ``S[k:] = k..c-1``.
   ``q_{j+1} = q_j + c + 2 - j``, the final binomial r=2 distribution (segment j reversed with its
   ``c - j + 1`` slots at one repetition). Between them a temporary is stored whenever a slot is
   free or the last checkpoint is 3 steps back (the longest last stretch one slot reverses with one
-  recomputation, the state at n-1 being in hand), evicting the oldest temporary. Every segment then
-  stays reversible with each step recomputed at most once, and the reversal costs the offline
-  optimum ``2n - c - 2`` plus one exactly when the last store was at n-1.
+  recomputation, the state at n-1 being in hand), evicting the oldest temporary. That one always
+  lies before the latest fixed checkpoint q_j (the c-j temporaries, 3 steps apart, cannot all fit
+  in stretch j of c-j+2 steps), so evicting it only lengthens a stretch within its fixed bounds:
+  every stretch stays reversible with each step recomputed at most once, and with all c slots in
+  use the reversal costs the offline optimum ``2n - c - 2``, plus one when the last store was n-1.
 - dynamic phase (beyond that range): still a store every 3 steps; the evicted checkpoint is the one
   whose removal leaves the cheapest reversal (sum of Revolve costs of the held stretches, each with
   the slots it would get), which thins the positions toward a binomial-like distribution.
