@@ -34,7 +34,8 @@ def timed(fn):
 
 
 def forward_steps_table() -> None:
-    header = f"{'c':>4}{'n':>8}{'phase':>8}{'online':>10}{'optimum':>10}{'excess':>8}{'ratio':>7}{'<=2n':>6}{'stores':>8}"
+    header = (f"{'c':>4}{'n':>8}{'phase':>8}{'online':>10}{'optimum':>10}{'excess':>8}{'ratio':>7}"
+              f"{'<=2n':>6}{'stores':>8}")
     print(header)
     print("-" * len(header))
     for c in (2, 3, 5, 10, 20, 50):
@@ -92,8 +93,9 @@ def jax_kernels() -> None:
         compile_rev, _ = timed(lambda: jax.block_until_ready(reverse(state, jnp.int32(3))))
         run_fwd, state = timed(lambda: jax.block_until_ready(forward(jnp.int32(n))))
         run_rev, count = timed(lambda: jax.block_until_ready(reverse(state, jnp.int32(n))))
-        print(f"  c={c:<3} compile {compile_fwd:.2f} s + {compile_rev:.2f} s; n={n}: place {1e6 * run_fwd / n:.2f} us/step, "
-              f"reverse {1e6 * run_rev / int(count):.2f} us/action ({int(count)} actions)")
+        print(f"  c={c:<3} compile {compile_fwd:.2f} s + {compile_rev:.2f} s; n={n}: "
+              f"place {1e6 * run_fwd / n:.2f} us/step, reverse {1e6 * run_rev / int(count):.2f} us/action "
+              f"({int(count)} actions)")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ckpt_transform.schedules._actions import STORE
 from ckpt_transform.schedules._binomial import optimal_forward_steps, repetition_number
 from ckpt_transform.schedules._online import Online, OnlineKernels
 from ckpt_transform.schedules._online_binomial import CAP, beta, repetitions, reversal_cost, split
@@ -86,7 +87,8 @@ def test_plan_is_the_kernels_trace():
     reversal = [tuple(r[:5]) for r in rows[n:-1]]
     schedule = Online(c).plan(n)
     assert list(schedule.actions[schedule.forward_sweep_length :]) == reversal
-    assert [t for t, slot in rows[:n] if slot >= 0] == [a.step for a in schedule.actions[: schedule.forward_sweep_length] if a.op == 1]
+    forward = schedule.actions[: schedule.forward_sweep_length]
+    assert [t for t, slot in rows[:n] if slot >= 0] == [a.step for a in forward if a.op == STORE]
 
 
 def test_done_row_changes_nothing():
@@ -97,7 +99,8 @@ def test_done_row_changes_nothing():
 
 
 def test_beta_is_saturated_binomial():
-    s, r = np.meshgrid(np.arange(0, 60), np.r_[np.arange(-2, 60), 100, 1000, 2047, 2048, 5000, 46339, 46340, 65535])
+    edges = [100, 1000, 2047, 2048, 5000, 46339, 46340, 65535]
+    s, r = np.meshgrid(np.arange(0, 60), np.r_[np.arange(-2, 60), edges])
     got = beta(NUMPY, NUMPY.asarray(s), NUMPY.asarray(r))
     want = [[0 if b < 0 else min(comb(a + b, a), CAP) for a, b in zip(row_s, row_r)] for row_s, row_r in zip(s, r)]
     assert got.tolist() == want

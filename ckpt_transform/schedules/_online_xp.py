@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import operator
 from functools import lru_cache, partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
