@@ -269,3 +269,52 @@ def small_statement(small: cst.BaseSmallStatement) -> tuple:
     names = _Mentions()  # anything newer: read everything it mentions, bind nothing
     names.walk(small)
     return names.names, set()
+
+
+class _Mutations(Walker):
+    """Names whose attributes or items a scope assigns or deletes (``a.x = ...``, ``a[i] += ...``)."""
+
+    def __init__(self):
+        self.roots: dict = {}
+
+    def _target(self, target):
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._target(el.value)
+        elif isinstance(target, cst.StarredElement):
+            self._target(target.value)
+        elif isinstance(target, (cst.Attribute, cst.Subscript)):
+            root = target
+            while isinstance(root, (cst.Attribute, cst.Subscript)):
+                root = root.value
+            if isinstance(root, cst.Name):
+                self.roots.setdefault(root.value, target)
+
+    def visit_AssignTarget(self, node):
+        self._target(node.target)
+
+    def visit_AugAssign(self, node):
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node):
+        if node.value is not None:
+            self._target(node.target)
+
+    def visit_For(self, node):
+        self._target(node.target)
+
+    def visit_Del(self, node):
+        self._target(node.target)
+
+    def _scope(self, node):
+        return False
+
+    visit_FunctionDef = visit_ClassDef = visit_Lambda = _scope
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _scope
+
+
+def mutated(node) -> dict:
+    """``{name: first target}`` for the names whose attributes or items ``node`` assigns."""
+    visitor = _Mutations()
+    visitor.walk(node)
+    return visitor.roots

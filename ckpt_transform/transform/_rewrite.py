@@ -235,7 +235,8 @@ def _validate(with_node: cst.With, item: cst.WithItem, scope, where: Locator) ->
 
 
 def _check_carried(block: Block, live: Liveness, where: Locator) -> None:
-    """Every name bound in the body and live at the loop head must be in the state."""
+    """Every name bound in the body and live at the loop head must be in the state, and so must
+    every object whose attributes or items the body assigns (unless the body created it)."""
     assigned = _names.bound(block.loop.body).names
     head = live.head[id(block.loop)]
     state = {name for name, _ in block.state}
@@ -247,8 +248,16 @@ def _check_carried(block: Block, live: Liveness, where: Locator) -> None:
         if name in head and name not in state and name != block.index:
             raise where.error(node, f"`{name}` is assigned in the checkpointed loop and read in a later "
                                     f"iteration or after the loop, but it is not in the checkpoint state. "
-                                    f"Fix: add it to the state, e.g. `checkpoint(scheme, "
-                                    f"({', '.join([n for n, _ in block.state] + [name])}))`")
+                                    f"Fix: add it to the state, e.g. {_with_state(block, name)}")
+    for name, node in _names.mutated(block.loop.body).items():
+        if name not in state and name not in assigned:
+            raise where.error(node, f"the checkpointed loop assigns an attribute or item of `{name}`, which "
+                                    f"is not in the checkpoint state, so the change would escape the "
+                                    f"checkpointing. Fix: add it to the state, e.g. {_with_state(block, name)}")
+
+
+def _with_state(block: Block, name: str) -> str:
+    return f"`checkpoint(scheme, ({', '.join([n for n, _ in block.state] + [name])}))`"
 
 
 def _exit_live(scope) -> set:
