@@ -19,8 +19,9 @@ is not set after it. Nested marked loops, loops in closures, methods and at modu
 Rejected with a ``TransformError`` (a ``SyntaxError`` naming file, line, column and the fix):
 ``break``/``continue`` of the marked loop, ``return``, ``yield``, ``await``, ``global``/``nonlocal``
 and zero-argument ``super()`` in the body, a loop ``else:``, anything but one loop in the block,
-iterables other than ``range``, a carried name missing from ``STATE``, the index in ``STATE`` or
-read after the loop, ``:=`` in a ``while`` test, a marked loop directly in a class body.
+iterables other than ``range``, a carried name missing from ``STATE``, an attribute or item
+assigned on an object that is not in ``STATE`` (and not created in the body), the index in
+``STATE`` or read after the loop, ``:=`` in a ``while`` test, a marked loop directly in a class body.
 
 This package is itself called ``transform``, so once it is imported ``ckpt_transform.transform``
 is this module rather than the decorator (Python binds submodules on their parent). The module is
