@@ -204,3 +204,12 @@ def test_compiled_positions_are_the_originals(case):
                   and not isinstance(node, (ast.Pass, ast.Global, ast.Nonlocal, ast.Import, ast.ImportFrom))}
     assert statements - reported <= {n.lineno for n in ast.walk(ast.parse(source))
                                      if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.decorator_list}
+
+
+def test_transform_error_pickles():
+    import pickle
+
+    err = TransformError("msg. Fix: x", "f.py", 3, 5, "text")
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), back.msg, back.filename, back.lineno, back.offset, back.text) == (
+        TransformError, "msg. Fix: x", "f.py", 3, 5, "text")

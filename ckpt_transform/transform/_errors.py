@@ -15,6 +15,9 @@ class TransformError(SyntaxError):
                  offset: int | None = None, text: str | None = None):
         super().__init__(message, (filename, lineno, offset, text))
 
+    def __reduce__(self):  # SyntaxError pickles as (msg, details); rebuild with our signature
+        return type(self), (self.msg, self.filename, self.lineno, self.offset, self.text)
+
     def located(self) -> str:
         """``line:col: message``, the form the golden ``.err`` fixtures store."""
         return f"{self.lineno}:{self.offset}: {self.msg}"
