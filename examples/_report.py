@@ -68,8 +68,12 @@ def print_costs(scheme, steps: int) -> None:
 
 def print_stats(scheme, label: str = "last run") -> None:
     """What the runtime reports it did in the scheme's most recent run."""
-    if scheme.last_stats is not None:
-        print(f"runtime, {label}: {scheme.last_stats.summary()}")
+    stats = scheme.last_stats
+    if stats is None:
+        return
+    print(f"runtime, {label}: {stats.summary()}")
+    if stats.steps and stats.adjoint_steps and not stats.stores:
+        print("  (no snapshots: this step is affine in the state, so its adjoint never reads a state)")
 
 
 def pyplot():
