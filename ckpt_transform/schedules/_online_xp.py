@@ -84,7 +84,7 @@ class Vec:
     __slots__ = ("v",)
 
     def __init__(self, values):
-        self.v = list(values)
+        self.v = values if type(values) is list else list(values)  # takes ownership of a list
 
     def __len__(self) -> int:
         return len(self.v)
@@ -175,7 +175,7 @@ class PyOps:
         return int(value)
 
     def set(self, arr, index, value):
-        out = Vec(arr.v)
+        out = Vec(arr.v.copy())
         out.v[index] = value
         return out
 
@@ -214,6 +214,8 @@ class PyOps:
         return _map(lambda x: lo if x < lo else hi if x > hi else x, a)
 
     def logical_not(self, a):
+        if type(a) is bool:
+            return not a
         return _map(operator.not_, a)
 
     def to_int(self, a):
