@@ -26,6 +26,7 @@ from jax import lax
 
 from ..schedules._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
 
+
 class Carry(NamedTuple):
     """What an executor holds between groups."""
 
@@ -44,12 +45,12 @@ def when(pred, fun, operand):
 
 def at_slot(slot, fun, operand):
     """``fun(slot, operand)`` if ``slot >= 0`` else ``operand``, by a 0/1-trip loop when traced."""
-    if not hasattr(slot, "shape") or not slot.shape == () or isinstance(slot, np.ndarray):
+    if isinstance(slot, (int, np.integer)):
         return fun(slot, operand) if slot >= 0 else operand
 
     def once(c):
         s, x = c
-        return s - (s + 1), fun(s, x)  # leaves -1: one trip
+        return jnp.full_like(s, -1), fun(s, x)  # one trip
 
     return lax.while_loop(lambda c: c[0] >= 0, once, (slot, operand))[1]
 
