@@ -44,7 +44,7 @@ class OnlineKernels:
         self.c = check_count("snapshots", snapshots, 1)
         self.xp = xp
         #: steps t < r2_end are placed by the Stumm-Walther r=2 rule
-        self.r2_end = (self.c + 2) * (self.c + 1) // 2
+        self.r2_end = min((self.c + 2) * (self.c + 1) // 2, CAP)
         # reversal costs saturate here so that sums of 2c + 1 of them fit in int32
         self._cost_cap = _HUGE // (2 * self.c + 2)
 
