@@ -78,7 +78,7 @@ def write(pyc: str, source: bytes, code: types.CodeType, mode: int) -> bool:
     tmp = f"{pyc}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         os.makedirs(os.path.dirname(pyc), exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o666 | 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, (mode & 0o666) | 0o600)
     except OSError:
         return False
     try:
