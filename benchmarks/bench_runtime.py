@@ -114,6 +114,9 @@ def diffusion2d(args) -> None:
     print(f"diff2d  Revolve({snapshots}) gradient {ours * 1e3:8.1f} ms ({cells}x{cells}, {n} steps, "
           f"{plan.forward_steps} forward steps)")
     print(f"diff2d  vs compute bound    {ours / bound:8.3f} x  (bound {bound * 1e3:.1f} ms; target <= 1.15)")
+    # for scale: the same step inside a plain compiled loop, per step, against one compiled call
+    plain = best_of(jax.jit(lambda x: jax.lax.fori_loop(0, n, lambda i, x: diffusion_step(x), x)), x, repeats=args.repeats)
+    print(f"        (a plain lax.fori_loop of this step costs {plain / n / one_step:.2f} x one compiled call per step)")
     if not args.skip_equinox:
         eqx = best_of(equinox_grad(diffusion_step, n, snapshots), x, repeats=args.repeats)
         print(f"diff2d  vs equinox (10 ckpt){ours / eqx:8.3f} x  (equinox {eqx * 1e3:.1f} ms; target <= 0.75)")
