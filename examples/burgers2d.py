@@ -85,8 +85,8 @@ def initial_field(size):
 
 def use_devices(count: int) -> list:
     """``count`` devices; on the CPU, ask XLA for that many host devices if JAX has not started."""
+    flag = f"--xla_force_host_platform_device_count={count}"
     if count > 1:
-        flag = f"--xla_force_host_platform_device_count={count}"
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
     devices = jax.devices()
     if len(devices) < count:

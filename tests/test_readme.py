@@ -111,10 +111,11 @@ def workdir(tmp_path_factory) -> tuple[Path, dict]:
     return work, env
 
 
-def run_params():
-    for block in RUNS:
-        marks = [pytest.mark.slow] if "slow" in block.directive else []
-        yield pytest.param(block, id=f"line{block.line}-{block.lang}", marks=marks)
+def run_params() -> list:
+    return [
+        pytest.param(b, id=f"line{b.line}-{b.lang}", marks=[pytest.mark.slow] if "slow" in b.directive else [])
+        for b in RUNS
+    ]
 
 
 @pytest.mark.parametrize("block", run_params())
@@ -142,7 +143,7 @@ def test_readme_cost_table_matches_the_plans(table):
     import ckpt_transform
 
     steps = int(table.directive.split()[1])
-    rows = [line for line in table.text.splitlines()[2:]]
+    rows = table.text.splitlines()[2:]
     assert rows
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
