@@ -16,9 +16,12 @@ so while ``k < c`` the free slots are exactly ``S[k:] = k..c-1``.
   in stretch j of c-j+2 steps), so evicting it only lengthens a stretch within its fixed bounds:
   every stretch stays reversible with each step recomputed at most once, and with all c slots in
   use the reversal costs the offline optimum ``2n - c - 2``, plus one when the last store was n-1.
-- dynamic phase (beyond that range): still a store every 3 steps; the evicted checkpoint is the one
-  whose removal leaves the cheapest reversal (sum of Revolve costs of the held stretches, each with
-  the slots it would get), which thins the positions toward a binomial-like distribution.
+- dynamic phase (beyond that range): every 3 steps since the last checkpoint, the kernel weighs
+  storing ``t`` against not storing, by the cost of the reversal if the loop ended now (the sum of
+  Revolve costs of the held stretches, each with the slots it would get). Storing evicts the
+  checkpoint whose removal leaves the cheapest reversal, which thins the positions toward a
+  binomial-like distribution; it happens only when that is no dearer than keeping the current
+  ones (whose last stretch, reversed with one slot, grows quadratically), so stores stay rare.
 
 Reversal state (``3 + 2c`` ints): ``[fine, hand, d, CH[c], SL[c]]``: adjoints ``fine-1..0`` remain,
 the state at ``hand`` is in hand (-1: none), ``CH[:d+1]`` is a stack of held steps (the placement's
@@ -35,6 +38,7 @@ from ._scheme import check_count
 
 _HUGE = (1 << 31) - 1
 _STORE_EVERY = 3
+_SKIP = -2  # eviction answer: do not store after all
 
 
 class OnlineKernels:
@@ -60,7 +64,8 @@ class OnlineKernels:
         k, qnext = state[0], state[1]
         full = k == c
         fixed = t == qnext
-        due = t - state[3 + xp.maximum(k - 1, 0)] >= _STORE_EVERY
+        gap = t - state[3 + xp.maximum(k - 1, 0)]
+        due = (gap >= _STORE_EVERY) & (gap % _STORE_EVERY == 0)
         store = fixed | xp.logical_not(full) | due
         if c == 1:
             store = store & xp.logical_not(full)
@@ -88,7 +93,9 @@ class OnlineKernels:
         k2 = xp.where(evicting, k, k + 1)
         qnext2 = xp.where(fixed, xp.where(qstep >= 3, qnext + qstep, -1), qnext)
         qstep2 = xp.where(fixed, qstep - 1, qstep)
-        return xp.concatenate([xp.stack([k2, qnext2, qstep2]), P2, S2, F2]), xp.scalar(slot)
+        stored = xp.concatenate([xp.stack([k2, qnext2, qstep2]), P2, S2, F2])
+        skip = evict == _SKIP
+        return xp.where(skip, state, stored), xp.where(skip, -1, slot)
 
     def _no_evict(self, P, F, t):
         return self.xp.scalar(-1)
@@ -104,8 +111,9 @@ class OnlineKernels:
         return xp.to_int(xp.argmin(key))
 
     def _cheapest_removal(self, P, F, t):
-        """Drop P[j] (j >= 1) minimising the reversal cost of the stretches left once t is stored:
-        stretches before j keep their slots, the merged one takes j-1's, later ones gain a slot."""
+        """Drop P[j] (j >= 1) minimising the reversal cost of the stretches left once t is stored
+        (stretches before j keep their slots, the merged one takes j-1's, later ones gain a slot),
+        or ``_SKIP`` the store when that costs more than keeping the checkpoints as they are."""
         xp, c = self.xp, self.c
         idx = xp.arange(c, dtype=xp.int)
         gaps = xp.concatenate([P[1:], xp.stack([t])]) - P
@@ -119,7 +127,9 @@ class OnlineKernels:
         head = xp.concatenate([xp.zeros(1, dtype=xp.int), xp.cumsum(kept, dtype=xp.int)])[xp.maximum(idx - 1, 0)]
         tail = xp.sum(shifted, dtype=xp.int) - xp.cumsum(shifted, dtype=xp.int)
         total = xp.where(idx == 0, _HUGE, head + merged + tail)
-        return xp.to_int(xp.argmin(total))
+        best = xp.to_int(xp.argmin(total))
+        # without the store, the stretches are the held ones and the last, [P[c-1], t], has 1 slot
+        return xp.where(total[best] <= xp.sum(kept, dtype=xp.int), best, _SKIP)
 
     # -- reversal ----------------------------------------------------------------------------
 
