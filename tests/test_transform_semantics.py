@@ -170,7 +170,6 @@ def test_module_level_marked_loop():
     _close(new["T"], old["T"])
 
 
-@pytest.mark.slow  # ~20 s: each gradient of the runtime's online while loop takes that long today
 def test_while_loop(jit):
     try:
         from ckpt_transform import Online  # noqa: F401
