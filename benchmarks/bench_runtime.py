@@ -29,9 +29,9 @@ import jax.numpy as jnp  # noqa: E402
 
 from _timing import best_of, compile_seconds, peak_bytes  # noqa: E402
 
-from ckpt_transform.runtime import fori_loop  # noqa: E402
+from ckpt_transform.runtime import fori_loop, while_loop  # noqa: E402
 from ckpt_transform.runtime._fori import planned  # noqa: E402
-from ckpt_transform.schedules import Revolve  # noqa: E402
+from ckpt_transform.schedules import Online, Revolve  # noqa: E402
 
 
 def heat_step(T, lam=0.5):
@@ -46,6 +46,14 @@ def diffusion_step(u, nu=0.2):
 def ours_grad(step, steps, scheme, argnums=0):
     def loss(x, *params):
         return jnp.sum(fori_loop(0, steps, lambda i, x: step(x, *params), x, scheme=scheme) ** 2)
+
+    return jax.jit(jax.grad(loss, argnums=argnums))
+
+
+def online_grad(step, steps, scheme, argnums=(0, 1)):
+    def loss(x, *params):
+        out = while_loop(lambda c: c[0] < steps, lambda c: (c[0] + 1, step(c[1], *params)), (0, x), scheme=scheme)[1]
+        return jnp.sum(out**2)
 
     return jax.jit(jax.grad(loss, argnums=argnums))
 
@@ -85,6 +93,10 @@ def heat1d(args) -> None:
             eqx = best_of(equinox_grad(heat_step, 500, 4, argnums), T0, *params, repeats=args.repeats)
             print(f"heat1d  {label} {'':10} {'':10} {ours / eqx:6.3f} x equinox 4 checkpoints "
                   f"({eqx * 1e3:.3f} ms; target <= 0.1)")
+    # the same loop as a while loop with Online(4): placement and reversal kernels run in the loop
+    online = best_of(online_grad(heat_step, 500, Online(4)), T0, lam, repeats=args.repeats, min_seconds=0.5)
+    print(f"heat1d  d/dT,d/lam Online(4) while_loop {online * 1e3:7.3f} ms: {online / ours:6.2f} x Revolve(4) fori_loop "
+          "(includes the callback reporting its statistics)")
     plan_s, plan_l, small, large = [], [], [], []
     for cells in (101, 102, 103):  # a new shape each round, so no compilation is a cache hit
         for steps, plans, compiles in ((500, plan_s, small), (50_000, plan_l, large)):

@@ -11,8 +11,7 @@ import pytest
 
 from ckpt_transform.runtime import checkpointed_range, checkpointed_while, fori_loop, while_loop
 from ckpt_transform.runtime._while import UnknownTripCountError
-from ckpt_transform.schedules import Revolve, StoreAll
-from ckpt_transform.schedules._online import Online
+from ckpt_transform.schedules import Online, Revolve, StoreAll
 
 T0 = jnp.zeros(100).at[0].set(20.0)
 
