@@ -58,8 +58,10 @@ class TableRun:
         return carry.cot, carry.pcot
 
 
-def plain_stats(scheme, step: Step, n: int) -> None:
+def _plain(scheme, step: Step, n: int, consts, diff, other):
+    """The loop without differentiation: a plain fori_loop, no stores."""
     report(scheme, LoopStats(repr(scheme), n, n, 0, 0, 0, step.snapshot_bytes))
+    return step.split(step.advance(step.merge(diff, other), 0, n, consts))
 
 
 def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "loop body"):
@@ -73,8 +75,7 @@ def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "
 
     @jax.custom_vjp
     def run(rows, consts, diff, other):
-        plain_stats(scheme, step, n)
-        return step.split(step.advance(step.merge(diff, other), 0, n, consts))
+        return _plain(scheme, step, n, consts, diff, other)
 
     # jitted so that eagerly, too, the last step is compiled as in the plain loop (bit-identical)
     @jax.jit
@@ -101,8 +102,7 @@ def _run_stateless(scheme, step: Step, n: int):
 
     @jax.custom_vjp
     def run(consts, diff, other):
-        plain_stats(scheme, step, n)
-        return step.split(step.advance(step.merge(diff, other), 0, n, consts))
+        return _plain(scheme, step, n, consts, diff, other)
 
     def fwd(consts, diff, other):
         return step.split(step.advance(step.merge(diff, other), 0, n, consts)), consts
