@@ -4,7 +4,9 @@ Everything is measured in this one process and printed as ratios (ours / theirs)
 
 - heat1d: 1-D heat equation, 100 cells, 500 steps, float64, Revolve(4); gradient time against
   ``jax.grad`` of a store-all ``lax.scan`` (target <= 4) and against
-  ``equinox.internal.while_loop(kind="checkpointed", checkpoints=4)`` (target <= 0.1).
+  ``equinox.internal.while_loop(kind="checkpointed", checkpoints=4)`` (target <= 0.1), for d/dT
+  (the step is linear in T: no snapshots needed) and for d/dT and d/dlam (the schedule runs); and
+  the same loop as ``while_loop`` with ``Online(4)``, for scale.
 - diffusion2d: 512 x 512 float32, 400 steps, Revolve(10); gradient time against the compute bound
   ``forward_steps x (one compiled step) + steps x (one compiled vjp step)`` (target <= 1.15) and
   against equinox with 10 checkpoints (target <= 0.75); peak memory planned by XLA against the
