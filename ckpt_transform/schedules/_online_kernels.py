@@ -55,10 +55,12 @@ class OnlineKernels:
     # -- forward placement -------------------------------------------------------------------
 
     def init(self):
+        """Placement state with nothing held (contract in ``_online.py``)."""
         c = self.c
         return self.xp.asarray([0, 0, c + 1] + [-1] * c + list(range(c)) + [0] * c)
 
     def place(self, state, t):
+        """``(state, slot)``: where to store the state at ``t`` before iteration ``t`` runs, or -1."""
         xp, c = self.xp, self.c
         t = xp.scalar(t)
         k, qnext = state[0], state[1]
@@ -134,12 +136,14 @@ class OnlineKernels:
     # -- reversal ----------------------------------------------------------------------------
 
     def reverse_init(self, state, steps):
+        """Reversal state after ``steps`` iterations, the state at ``steps - 1`` in hand."""
         xp, c = self.xp, self.c
         n = xp.scalar(steps)
         head = xp.stack([n, xp.where(n >= 1, n - 1, -1), state[0] - 1])
         return xp.concatenate([head, state[3 : 3 + c], state[3 + c : 3 + 2 * c]])
 
     def reverse_next(self, rstate):
+        """``(rstate, (op, step, to, slot, level, done))``: the next reversal action."""
         xp, c = self.xp, self.c
         fine, hand, d = rstate[0], rstate[1], rstate[2]
         CH, SL = rstate[3 : 3 + c], rstate[3 + c :]
