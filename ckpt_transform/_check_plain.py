@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import types
 
 
 def check_against_plain(
@@ -26,12 +27,15 @@ def check_against_plain(
 ):
     """Check ``fn(*args)`` transformed against the plain loop; raise AssertionError if they differ.
 
-    ``fn`` is the user's function, either as written (it is then transformed with
-    ``ckpt_transform.transform``) or already decorated (the original is found through
-    ``__wrapped__``). ``transformed`` overrides the function under test. Gradients are taken with
-    respect to ``argnums`` (an int or a tuple), through ``jax.vjp`` with a fixed random cotangent,
-    so the function may return any pytree of float arrays. Returns ``(value, gradients)`` of the
-    transformed function.
+    ``fn`` is the user's function: as written (it is then transformed with
+    ``ckpt_transform.transform``), already decorated (the original is found through
+    ``__wrapped__``), or from a module the import hook transformed (the plain version is compiled
+    from the module's source; only ``fn``'s own loops become plain, not those of the functions it
+    calls). ``transformed`` overrides the function under test. Gradients are taken with
+    respect to ``argnums`` (an int or a tuple) through ``jax.vjp``, with a cotangent of ones for
+    scalar outputs and a fixed random one for arrays, so the function may return any pytree of
+    float arrays. Returns ``(value, vjp)`` of the transformed function: for a scalar output, its
+    gradients (a tuple when ``argnums`` is).
     """
     import jax
     import numpy as np
@@ -40,8 +44,11 @@ def check_against_plain(
 
     name = getattr(fn, "__qualname__", repr(fn))
     plain = inspect.unwrap(fn)
-    _check_untransformed(plain, name)
-    if transformed is None:
+    hooked = _from_hooked_module(plain)
+    if hooked is not None:  # the import hook rewrote it: rebuild the plain loop from the source
+        transformed = transformed or plain
+        plain = _original_function(plain, hooked, name)
+    elif transformed is None:
         if plain is fn:
             from ckpt_transform.transform import transform
 
@@ -73,7 +80,7 @@ def check_against_plain(
     _assert_close(f"{name}: value of the transformed function", value, value_plain, rtol, atol)
 
     rng = np.random.default_rng(seed)
-    cotangent = jax.tree_util.tree_map(lambda v: rng.standard_normal(np.shape(v)).astype(np.result_type(v)), value)
+    cotangent = jax.tree_util.tree_map(lambda v: _probe(rng, v, scalar_one=True), value)
     grads_plain = vjp_plain(cotangent)
     grads = vjp(cotangent)
     for k, g, g_plain in zip(argnums, grads, grads_plain):
@@ -81,7 +88,7 @@ def check_against_plain(
 
     if finite_differences:
         direction = [
-            jax.tree_util.tree_map(lambda p: rng.standard_normal(np.shape(p)).astype(np.result_type(p)), p)
+            jax.tree_util.tree_map(lambda p: _probe(rng, p, scalar_one=False), p)
             for p in primals
         ]
         f = on(transformed)
@@ -98,17 +105,53 @@ def check_against_plain(
     return value, grads[0] if len(argnums) == 1 else tuple(grads)
 
 
-def _check_untransformed(plain, name: str) -> None:
-    """The reference must be the user's loop: code from a hooked module is already rewritten."""
+def _from_hooked_module(fn):
+    """The module that the import hook transformed ``fn`` in, or None."""
     from ckpt_transform.hook import loaded_by_hook
 
-    module = sys.modules.get(getattr(plain, "__module__", None) or "")
-    if module is not None and loaded_by_hook(module):
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    code = getattr(fn, "__code__", None)
+    if module is None or code is None or not loaded_by_hook(module) or code.co_filename != module.__file__:
+        return None
+    return module
+
+
+def _original_function(fn, module, name: str):
+    """``fn`` with the code compiled from its module's untransformed source (same globals, defaults)."""
+    source = module.__loader__.get_source(module.__name__)
+    module_code = compile(source, module.__file__, "exec", dont_inherit=True)
+    code = _find_code(module_code, fn.__code__.co_name, fn.__code__.co_firstlineno)
+    if code is None or code.co_freevars != fn.__code__.co_freevars:
         raise ValueError(
-            f"check_against_plain({name}): {module.__name__} was transformed by the import hook, so "
-            "its functions no longer hold the plain loop to compare with. Pass a function from a "
-            "module imported without the hook (or decorated with @transform)."
+            f"check_against_plain({name}): cannot rebuild the plain loop of this function of the "
+            f"hooked module {module.__name__} (was its file edited after the import?). Pass a "
+            "function from a module imported without the hook, or one decorated with @transform."
         )
+    plain = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    plain.__kwdefaults__ = fn.__kwdefaults__
+    return plain
+
+
+def _find_code(code: types.CodeType, name: str, line: int):
+    """The code object of the function ``name`` defined at ``line``, searched through ``code``."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name and const.co_firstlineno == line:
+                return const
+            found = _find_code(const, name, line)
+            if found is not None:
+                return found
+    return None
+
+
+def _probe(rng, like, scalar_one: bool):
+    """A fixed random array shaped like ``like`` (1 for a scalar when ``scalar_one``)."""
+    import numpy as np
+
+    like = np.asarray(like)
+    if scalar_one and like.size == 1:
+        return np.ones_like(like)
+    return rng.standard_normal(like.shape).astype(like.dtype)
 
 
 def _dot(a, b) -> float:

@@ -314,11 +314,20 @@ def test_permission_denied_cache_is_silent(importable, monkeypatch):
     assert not Path(loops.__cached__).exists()
 
 
-def test_check_against_plain_refuses_functions_of_hooked_modules(importable):
+def test_check_against_plain_rebuilds_the_plain_loop_of_a_hooked_function(importable, tmp_path):
     from ckpt_transform.pytest_plugin import check_against_plain
+    from ckpt_transform.transform import compile_source
 
-    pkg = importable({"loops.py": LOOPS})
-    with install_import_hook([pkg]):
-        loops = importlib.import_module(f"{pkg}.loops")
-    with pytest.raises(ValueError, match="transformed by the import hook"):
-        check_against_plain(loops.run, jnp.ones(2), 3)
+    right, wrong = importable({"loops.py": LOOPS}), importable({"loops.py": LOOPS})
+    # A wrong rewrite served from the cache: code of another loop under this source's hash.
+    source = tmp_path / wrong / "loops.py"
+    other = compile_source(LOOPS.replace("x * RATE + i", "x * RATE - i"), str(source))
+    assert _hook_cache.write(_hook_cache.cache_path(str(source)), source.read_bytes(), other, 0o644)
+    with install_import_hook([right, wrong]) as hook:
+        good, bad = (importlib.import_module(f"{pkg}.loops") for pkg in (right, wrong))
+    assert hook.transformed == [f"{right}.loops"] and hook.cached == [f"{wrong}.loops"]
+    x = jnp.float64(0.5)
+    value, grad = check_against_plain(good.run, x, 3)
+    assert jnp.allclose(value, ((x * 1.5) * 1.5 + 1) * 1.5 + 2) and jnp.allclose(grad, 1.5**3)
+    with pytest.raises(AssertionError, match="value of the transformed function"):
+        check_against_plain(bad.run, x, 3)
