@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 # Worst case: a module made only of marked loops and their step functions (about 150 lines).

@@ -158,7 +158,8 @@ def _dot(a, b) -> float:
     import jax
     import numpy as np
 
-    return float(sum(np.vdot(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))))
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    return float(sum(np.vdot(np.asarray(x), np.asarray(y)) for x, y in pairs))
 
 
 def _assert_close(what: str, actual, expected, rtol: float, atol: float) -> None:

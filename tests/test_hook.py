@@ -20,10 +20,10 @@ from pathlib import Path
 import jax.numpy as jnp
 import pytest
 
-from ckpt_transform import _hook_cache
+from ckpt_transform import __version__, _hook_cache
 from ckpt_transform.hook import ImportHook, ImportHookWarning, install_import_hook
 
-TAG = f"ckpt_transform-{__import__('ckpt_transform').__version__}"
+TAG = f"ckpt_transform-{__version__}"
 
 # A marked loop over plain floats: importing it needs neither JAX nor the runtime.
 LOOPS = """\
