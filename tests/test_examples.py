@@ -103,3 +103,12 @@ def test_burgers_snapshots_stay_sharded(burgers_runs):
     status, output, _ = burgers_runs[4]
     assert "snapshots split with the state: ok" in output, output
     assert status == 0, output
+
+
+def test_plots_are_skipped_with_a_message_without_matplotlib(monkeypatch, capsys):
+    load("heat")  # puts examples/ on sys.path
+    import _report
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    assert _report.pyplot() is None
+    assert "matplotlib is not installed: skipping the plots" in capsys.readouterr().out
