@@ -100,6 +100,15 @@ def test_parse_errors_are_syntax_errors_with_the_filename():
     assert info.value.filename == "bad.py" and info.value.lineno == 2
 
 
+def test_parse_error_position_is_pythons_own():
+    code = "from ckpt_transform import checkpoint\nx = = 1\ndef f(T):\n    with checkpoint(R, T):\n        pass\n"
+    with pytest.raises(SyntaxError) as expected:
+        compile(code, "bad.py", "exec")
+    with pytest.raises(SyntaxError) as info:
+        transform_source(code, filename="bad.py")
+    assert (info.value.lineno, info.value.offset) == (expected.value.lineno, expected.value.offset) == (2, 5)
+
+
 def test_compile_source_keeps_the_users_lines_and_columns():
     code = compile_source(SOURCE, "/work/model.py")
     simulate = next(c for c in code.co_consts if getattr(c, "co_name", "") == "simulate")

@@ -447,14 +447,18 @@ def rewrite_source(code: str, filename: str, *, markers: Markers | None = None, 
     lines = _source_lines(code)
     try:
         tree = ast.parse(code, filename)
-    except SyntaxError:
-        tree = None  # libcst reports it below, with the same location rules as every other error
-    found = find_markers(tree) if tree is not None else Markers()
+    except SyntaxError as exc:  # Python's own message and position, as running the file would give
+        if exc.lineno is not None:
+            exc.lineno += line_offset
+            if exc.end_lineno is not None:
+                exc.end_lineno += line_offset
+        raise
+    found = find_markers(tree)
     if markers is not None:
         found.update(markers)
-    if tree is not None and not found:
+    if not found:
         return Rewrite(code, None)
-    spans = _marked_spans(tree, found, lines) if tree is not None and lines is not None else None
+    spans = _marked_spans(tree, found, lines) if lines is not None else None
     if spans is None:
         spans, lines = [(1, None)], [code]
     file_lines = file_lines if file_lines is not None else (_source_lines(code) or code.splitlines())
