@@ -1,7 +1,4 @@
 """while loops: Online under jit, offline schemes eagerly, the rewriter's checkpointed_while.
-
-Every program holding the Online kernels takes a few seconds for XLA to compile, so the default
-run keeps the seed example and one Online scheme; the other Online tests are marked slow.
 """
 
 import jax
@@ -52,11 +49,7 @@ def reference(x, p):
     return count, jax.lax.fori_loop(0, count, lambda k, y: nl(y, p), x)
 
 
-@pytest.mark.parametrize(
-    "scheme",
-    [pytest.param(s, marks=pytest.mark.slow) for s in (Online(1), Online(3))] + [Online(2), Revolve(2), StoreAll()],
-    ids=repr,
-)
+@pytest.mark.parametrize("scheme", [Online(1), Online(2), Online(3), Revolve(2), StoreAll()], ids=repr)
 def test_data_dependent_while_matches_plain(scheme):
     p = jnp.array(0.3)
 
@@ -88,7 +81,6 @@ def test_offline_scheme_under_jit_suggests_online():
         jax.jit(jax.grad(f))(X0)
 
 
-@pytest.mark.slow
 def test_zero_trip_while_and_traced_range_bounds_with_online():
     f = lambda x: while_loop(lambda y: y.sum() > 10.0, lambda y: nl(y, 0.3), x, scheme=Online(2)).sum()
     np.testing.assert_array_equal(jax.jit(jax.grad(f))(X0), jnp.ones(3))
@@ -103,7 +95,6 @@ def test_zero_trip_while_and_traced_range_bounds_with_online():
     np.testing.assert_allclose(jax.jit(jax.grad(lambda x, n: fori_loop(2, n, lambda i, y: y * 1.01 + i, x, scheme=Online(2)).sum()))(X0, 7), 1.01**5 * jnp.ones(3), rtol=1e-13)
 
 
-@pytest.mark.slow
 def test_vmap_of_online_while():
     xs = jnp.stack([X0, 0.5 * X0 + 0.4])
     loss = lambda f: (lambda x: jnp.sum(f(x, 0.3)[1]))
