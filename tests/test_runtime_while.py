@@ -1,5 +1,4 @@
-"""while loops: Online under jit, offline schemes eagerly, the rewriter's checkpointed_while.
-"""
+"""while loops: Online under jit, offline schemes eagerly, the rewriter's checkpointed_while."""
 
 import jax
 import jax.numpy as jnp
