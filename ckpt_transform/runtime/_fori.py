@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from ._step import Consts, Step
 from ._stats import LoopStats, report
-from ._storage import in_graph_layout
+from ._storage import host_driven, in_graph_layout
 from ._sweep import Carry, compile_table, run_rows
 
 
@@ -25,7 +25,10 @@ _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def planned(scheme, n: int):
     """``(schedule, table)`` of ``scheme`` for ``n`` steps, planned once per scheme object."""
-    plans = _PLANS.setdefault(scheme, {})
+    try:
+        plans = _PLANS.setdefault(scheme, {})
+    except TypeError:  # an unhashable scheme: plan every time
+        plans = {}
     if n not in plans:
         schedule = scheme.plan(n)
         plans[n] = schedule, compile_table(schedule)
@@ -64,6 +67,15 @@ def _plain(scheme, step: Step, n: int, consts, diff, other):
     return step.split(step.advance(step.merge(diff, other), 0, n, consts))
 
 
+def make_run(scheme, step: Step, n: int):
+    """``TableRun``, or ``HostRun`` when snapshots live outside the compiled program."""
+    if host_driven(scheme):
+        from ._host import HostRun  # imports this module
+
+        return HostRun(scheme, step, n)
+    return TableRun(scheme, step, n)
+
+
 def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "loop body"):
     """``init`` after ``body(start + k*stride, x)`` for k = 0..n-1, checkpointed by ``scheme``."""
     if n == 0:
@@ -71,17 +83,20 @@ def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "
     step = Step(body, init, index=lambda k: start + jnp.asarray(k).astype(int) * stride, what=what)
     if not step.adjoint_reads_state():
         return _run_stateless(scheme, step, n)
-    plan = TableRun(scheme, step, n)
+    plan = make_run(scheme, step, n)
 
     @jax.custom_vjp
     def run(rows, consts, diff, other):
         return _plain(scheme, step, n, consts, diff, other)
 
-    # jitted so that eagerly, too, the last step is compiled as in the plain loop (bit-identical)
-    @jax.jit
     def fwd(rows, consts, diff, other):
         out, hand, buffers = plan.forward(rows, consts, step.merge(diff, other))
         return step.split(out), (rows, consts, hand, buffers)
+
+    # jitted so that eagerly, too, the last step is compiled as in the plain loop (bit-identical);
+    # a host-driven run calls compiled pieces itself
+    if isinstance(plan, TableRun):
+        fwd = jax.jit(fwd)
 
     def bwd(res, cotangents):
         rows, consts, hand, buffers = res
