@@ -59,9 +59,10 @@ class HDF5Storage(Storage):
     ``path`` is checked now (its directory must exist and be writable) so a bad path fails before
     any computation; the file is removed after the run unless ``keep=True``. ``compression``:
     ``None``, ``"gzip"``, ``"lzf"`` or a gzip level 0-9 (with the shuffle filter).
+    ``progress=True`` shows a progress bar of the forward and reverse sweeps (needs tqdm).
     """
 
-    def __init__(self, path=None, *, compression=None, keep: bool = False):
+    def __init__(self, path=None, *, compression=None, keep: bool = False, progress: bool = False):
         self.path = None if path is None else os.fspath(path)
         if compression is not None and compression not in ("gzip", "lzf") and not (
             isinstance(compression, int) and not isinstance(compression, bool) and 0 <= compression <= 9
@@ -75,6 +76,9 @@ class HDF5Storage(Storage):
         if keep and self.path is None:
             raise ValueError("HDF5Storage: keep=True needs an explicit path (a temporary file is always removed)")
         self.keep = keep
+        if not isinstance(progress, bool):
+            raise TypeError(f"HDF5Storage: progress must be True or False, got {progress!r}")
+        self.progress = progress
         if self.path is not None:
             _check_writable(self.path)
 
@@ -84,6 +88,8 @@ class HDF5Storage(Storage):
             args.append(f"compression={self.compression!r}")
         if self.keep:
             args.append("keep=True")
+        if self.progress:
+            args.append("progress=True")
         return f"HDF5Storage({', '.join(args)})"
 
     def open(self, slots: int, leaf_specs: Sequence[Any], meta: Mapping[str, Any] | None = None) -> HDF5Store:

@@ -17,7 +17,18 @@ from ._store import Storage, Store
 
 
 class HostStorage(Storage):
-    """Snapshots in host memory (frees accelerator memory; correct on the CPU too)."""
+    """Snapshots in host memory (frees accelerator memory; correct on the CPU too).
+
+    ``progress=True`` shows a progress bar of the forward and reverse sweeps (needs tqdm).
+    """
+
+    def __init__(self, *, progress: bool = False):
+        if not isinstance(progress, bool):
+            raise TypeError(f"HostStorage: progress must be True or False, got {progress!r}")
+        self.progress = progress
+
+    def __repr__(self) -> str:
+        return "HostStorage(progress=True)" if self.progress else "HostStorage()"
 
     def open(self, slots: int, leaf_specs: Sequence[Any], meta: Mapping[str, Any] | None = None) -> HostStore:
         return HostStore(slots, leaf_specs, meta)

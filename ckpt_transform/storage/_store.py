@@ -84,6 +84,9 @@ class LeafSpec:
 class Storage:
     """Base of the storage configurations: ``open`` makes a ``Store`` for one run."""
 
+    #: show a progress bar (tqdm) of the forward and reverse sweeps of host-driven runs
+    progress = False
+
     def open(self, slots: int, leaf_specs: Sequence[Any], meta: Mapping[str, Any] | None = None) -> Store:
         raise NotImplementedError
 
