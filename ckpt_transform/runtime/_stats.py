@@ -28,6 +28,8 @@ class LoopStats:
     evaluates the step once). A run without differentiation is a plain loop: ``steps`` forward
     steps and nothing else. A body whose adjoint does not read the state (affine in the carry)
     needs no snapshots: ``stores == 0`` and ``forward_steps == steps`` whatever the scheme.
+    Snapshots kept off the device (host memory, HDF5 files) add the bytes written and read and the
+    seconds spent in that I/O; they stay 0 for snapshots in device memory.
     """
 
     scheme: str
@@ -37,13 +39,22 @@ class LoopStats:
     stores: int
     peak_snapshots: int
     snapshot_bytes: int
+    bytes_written: int = 0
+    bytes_read: int = 0
+    io_seconds: float = 0.0
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.scheme}: {self.steps} steps, {self.forward_steps} forward steps, "
             f"{self.adjoint_steps} adjoint steps, {self.stores} stores, peak {self.peak_snapshots} "
             f"snapshots of {self.snapshot_bytes} bytes"
         )
+        if self.bytes_written or self.bytes_read:
+            text += (
+                f", {self.bytes_written} bytes written, {self.bytes_read} bytes read, "
+                f"{self.io_seconds:.3f} s in I/O"
+            )
+        return text
 
 
 def report(scheme, stats: LoopStats) -> None:
