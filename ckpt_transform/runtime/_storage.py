@@ -5,13 +5,23 @@ from __future__ import annotations
 from ..storage import MemoryStorage
 
 
+def level_storages(scheme, levels: int) -> list:
+    """The storage of each level: ``storage`` for level 0, ``disk_storage`` for level 1, and
+    ``MemoryStorage()`` where the scheme gives none."""
+    given = [getattr(scheme, "storage", None), getattr(scheme, "disk_storage", None)]
+    return [given[level] if given[level] is not None else MemoryStorage() for level in range(levels)]
+
+
+def host_driven(scheme) -> bool:
+    """Whether some level keeps its snapshots outside the compiled program (host, files)."""
+    return not all(getattr(s, "in_graph", False) for s in level_storages(scheme, 2))
+
+
 def in_graph_layout(scheme, step):
     """The packed buffer layout, or a clear error when the scheme's storage lives off-graph."""
-    storages = [getattr(scheme, "storage", None), getattr(scheme, "disk_storage", None)]
-    for storage in storages:
-        if storage is not None and not getattr(storage, "in_graph", False):
-            raise NotImplementedError(
-                f"{scheme!r}: snapshots in {storage!r} need the host-driven executor, which is not "
-                "available yet; use MemoryStorage() (the default, storage=None) for now"
-            )
+    if host_driven(scheme):
+        raise NotImplementedError(
+            f"{scheme!r}: snapshots outside device memory are supported for known trip counts and "
+            "counted while loops (eager jax.grad); use MemoryStorage() (storage=None) here"
+        )
     return MemoryStorage().layout(step.avals)

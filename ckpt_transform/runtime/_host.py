@@ -1,0 +1,186 @@
+"""The host-driven executor: a Python loop over schedule groups, snapshots in ``Store``s.
+
+Used when a scheme keeps snapshots outside the compiled program (``HostStorage``,
+``HDF5Storage``, ``Multistage``'s ``disk_storage``). Every group goes through ``apply_group``, the
+one definition of the action semantics, with Python integers; the state moves through two
+compiled pieces whose loop positions are traced arguments, so each compiles once: an advance of
+k steps (one inner loop) and one adjoint step. ``HostRun`` has ``TableRun``'s interface, so the
+``custom_vjp`` rules of ``fori_loop`` and of counted ``while`` loops drive either.
+
+Store lifetime: the stores are opened before the first step of the forward sweep (a bad path
+fails before any computation), stay open until the reverse sweep has used them, and are closed
+when it ends, or when an exception escapes either sweep. A run abandoned between the sweeps (an
+exception raised after the loop, a ``jax.vjp`` whose function is never called) releases them
+when JAX drops the pending reverse sweep: the stores are then garbage, and a temporary HDF5 file
+is removed when its store is collected or at interpreter exit at the latest. Calling the same
+vjp function again repeats the forward sweep first (the first reverse sweep consumed the
+snapshots).
+
+The executor needs concrete values; under ``jax.jit`` (or ``vmap``) the rules see tracers and
+raise ``HostStorageTracedError`` saying to differentiate eagerly or use ``MemoryStorage``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._fori import planned
+from ._host_progress import progress_bar
+from ._stats import LoopStats, report
+from ._storage import level_storages
+from ._sweep import Carry, apply_group
+
+
+class HostStorageTracedError(TypeError):
+    """Host or file storage was asked to run while JAX traces (``jax.jit``, ``vmap``)."""
+
+
+class CompiledStep:
+    """``Step.advance`` and ``Step.adjoint`` as compiled calls, for ``apply_group`` with ints."""
+
+    def __init__(self, step):
+        self._advance = jax.jit(step.advance)
+        self._adjoint = jax.jit(step.adjoint)
+
+    def advance(self, leaves, start: int, stop: int, consts):
+        if stop <= start:
+            return leaves
+        return self._advance(leaves, np.int32(start), np.int32(stop), consts)
+
+    def adjoint(self, k: int, leaves, cot, pcot, consts):
+        return self._adjoint(np.int32(k), leaves, cot, pcot, consts)
+
+
+class LevelSlots:
+    """The table's flat slot numbers onto the stores of the levels: ``apply_group``'s ``slots``.
+
+    ``position`` is the step of the state in hand, set by the executor before each group, so the
+    stores record which step every slot holds.
+    """
+
+    def __init__(self, stores, counts):
+        self.stores = stores
+        self.places = [(store, local) for store, count in zip(stores, counts) for local in range(count)]
+        self.position = 0
+
+    def step_at(self, slot: int) -> int:
+        store, local = self.places[slot]
+        return store.steps[local]
+
+    def load(self, buffers, slot: int):
+        store, local = self.places[slot]
+        return [jnp.asarray(leaf) for leaf in store.read(local)[1]]
+
+    def save(self, buffers, slot: int, leaves):
+        store, local = self.places[slot]
+        store.write(local, self.position, leaves)
+        return buffers
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+
+
+class HostRun:
+    """One schedule of ``n`` steps run group by group from Python; ``TableRun``'s interface."""
+
+    def __init__(self, scheme, step, n: int):
+        self.scheme, self.step, self.n = scheme, step, n
+        self.schedule, self.table = planned(scheme, n)
+        self.counts = self.schedule.slots or (0,)
+        self.storages = level_storages(scheme, len(self.counts))
+        self.progress = any(s.progress for s in self.storages)
+        self.compiled = CompiledStep(step)
+        self._rows = self.table.rows.tolist()
+        self._slots = None  # the stores holding a forward sweep's snapshots, until its reverse
+        self._init = None  # what the forward sweep started from, to repeat it
+        self._counts = [0, 0, 0]  # forward steps, adjoint steps, stores of the current run
+
+    def forward(self, rows, consts, leaves):
+        """(result leaves, state at n-1, None) after the forward sweep, snapshots in the stores."""
+        self._check_concrete(consts, leaves)
+        self._close()
+        self._init = consts, leaves
+        self._counts = [0, 0, 0]
+        stores = []
+        try:
+            for level, (storage, count) in enumerate(zip(self.storages, self.counts)):
+                meta = {"steps": self.n, "scheme": repr(self.scheme), "level": level,
+                        "leaves": ", ".join(self.step.paths)}
+                stores.append(storage.open(count, self.step.avals, meta))
+            self._slots = LevelSlots(stores, self.counts)
+            carry = self._run(0, self.table.forward, Carry(leaves, None), consts, "forward sweep")
+            out = self.compiled.advance(carry.hand, self.n - 1, self.n, consts)
+            self._counts[0] += 1
+        except BaseException:
+            for store in stores:
+                store.close()
+            self._slots = None
+            raise
+        return out, carry.hand, None
+
+    def reverse(self, rows, consts, hand, buffers, cot):
+        """(cotangent of the initial differentiable leaves, of the hoisted differentiable arrays)."""
+        self._check_concrete(consts, hand, cot)
+        if self._slots is None:  # a second call of the same vjp: the snapshots were consumed
+            _, hand, _ = self.forward(rows, *self._init)
+        carry = Carry(hand, None, list(cot), [jnp.zeros_like(c) for c in consts.diff])
+        try:
+            carry = self._run(self.table.forward, len(self._rows), carry, consts, "reverse sweep")
+        finally:
+            slots = self._close()
+        s = self.schedule
+        written = read = seconds = 0
+        for store, storage in zip(slots.stores, self.storages):
+            if not getattr(storage, "in_graph", False):  # device copies are not I/O
+                written += store.stats.bytes_written
+                read += store.stats.bytes_read
+                seconds += store.stats.io_seconds
+        forward, adjoints, stores = self._counts
+        report(self.scheme, LoopStats(
+            repr(self.scheme), self.n, forward, adjoints, stores, s.peak_snapshots,
+            self.step.snapshot_bytes, written, read, seconds,
+        ))
+        return carry.cot, carry.pcot
+
+    def _run(self, first: int, last: int, carry: Carry, consts, desc: str) -> Carry:
+        """Groups ``first:last`` of the table, one ``apply_group`` each."""
+        slots = self._slots
+        rows = self._rows[first:last]
+        reverse = carry.cot is not None
+        total = sum(1 for r in rows if r[4] >= 0) if reverse else sum(r[2] - r[1] for r in rows)
+        bar = progress_bar(self.progress, total, desc)
+        try:
+            for group in rows:
+                restore, start, stop, store, adjoint = group
+                if restore >= 0:
+                    slots.position = slots.step_at(restore)
+                if stop > start:
+                    slots.position = stop
+                carry = apply_group(group, carry, self.compiled, consts, slots)
+                self._counts[0] += max(stop - start, 0)
+                self._counts[1] += adjoint >= 0
+                self._counts[2] += store >= 0
+                bar.update((adjoint >= 0) if reverse else max(stop - start, 0))
+        finally:
+            bar.close()
+        return carry
+
+    def _close(self):
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.close()
+        return slots
+
+    def _check_concrete(self, *values) -> None:
+        if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(values)):
+            storage = next(s for s in self.storages if not getattr(s, "in_graph", False))
+            raise HostStorageTracedError(
+                f"{self.scheme!r} keeps snapshots in {storage!r}, which a host-driven loop writes and "
+                "reads between compiled steps; that needs concrete values, but this gradient is being "
+                "traced (jax.jit, jax.vmap, or a checkpointed loop inside another). Take the gradient "
+                "eagerly (call jax.grad outside jax.jit; the steps are still compiled), or use "
+                "MemoryStorage() (storage=None) to differentiate under jit."
+            )
