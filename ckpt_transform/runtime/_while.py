@@ -20,7 +20,7 @@ from jax import lax
 
 from ..schedules._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
 from ..schedules._online_xp import ArrayOps
-from ._fori import TableRun
+from ._fori import TableRun, make_run
 from ._stats import emit
 from ._step import CarryError, Consts, Step
 from ._storage import in_graph_layout
@@ -134,11 +134,12 @@ def _offline_rules(scheme, step: Step, plain):
                 f"Online({getattr(scheme, 'snapshots', 8)}), which places checkpoints as the loop runs, "
                 "or differentiate without jit so the loop can be counted first."
             ) from None
-        plans["run"] = plan = TableRun(scheme, step, n) if n else None
+        plans["run"] = plan = make_run(scheme, step, n) if n else None
         if plan is None:
             return step.split(leaves), (consts, None, None, None)
         rows = jnp.asarray(plan.table.rows)
-        out, hand, buffers = jax.jit(plan.forward)(rows, consts, leaves)
+        forward = jax.jit(plan.forward) if isinstance(plan, TableRun) else plan.forward
+        out, hand, buffers = forward(rows, consts, leaves)
         return step.split(out), (consts, rows, hand, buffers)
 
     def bwd(res, cotangents):
