@@ -167,6 +167,9 @@ def test_vmap_of_grad_and_of_the_loop():
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-13)
     np.testing.assert_array_equal(jax.vmap(lambda x, p: loss(ours, x, p))(xs, ps), jax.vmap(lambda x, p: loss(jax.lax.fori_loop, x, p))(xs, ps))
+    # a linear body takes the snapshot-free path
+    lin = lambda loop: (lambda x: jnp.sum(loop(0, 6, lambda i, y: 0.9 * y + 0.1 * jnp.roll(y, 1), x) ** 2))
+    np.testing.assert_allclose(jax.vmap(jax.grad(lin(ours)))(xs), jax.vmap(jax.grad(lin(jax.lax.fori_loop)))(xs), rtol=1e-13)
 
 
 # ---- statistics ------------------------------------------------------------------------------
@@ -194,6 +197,11 @@ def test_shape_change_names_the_leaf():
         fori_loop(0, 3, lambda i, c: {"a": c["a"], "b": jnp.append(c["b"], 0.0)}, {"a": 1.0, "b": X0}, scheme=Revolve(2))
     with pytest.raises(TypeError, match=r"\[1\].*int32\[\].*float64\[\]"):
         fori_loop(0, 3, lambda i, c: (c[0], c[1] * 1.5), (X0, jnp.int32(1)), scheme=Revolve(2))
+
+
+def test_structure_change_is_an_error():
+    with pytest.raises(TypeError, match="structure of its input"):
+        fori_loop(0, 3, lambda i, c: {"a": c["a"]}, {"a": 1.0, "b": X0}, scheme=Revolve(2))
 
 
 def test_traced_trip_count_suggests_online():
