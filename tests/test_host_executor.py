@@ -1,0 +1,253 @@
+"""The host-driven executor: snapshots in HostStorage / HDF5Storage, gradients against plain JAX,
+real stores and restores counted in bytes, files opened first and always removed, jit refused."""
+
+import gc
+import os
+import sys
+import tempfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ckpt_transform.runtime import checkpointed_range, fori_loop, while_loop
+from ckpt_transform.runtime._host import HostStorageTracedError
+from ckpt_transform.schedules import Periodic, Revolve
+from ckpt_transform.schedules._actions import ADVANCE, RESTORE, STORE
+from ckpt_transform.storage import HDF5Storage, HostStorage, StorageError
+
+
+@pytest.fixture
+def systemp(tmp_path, monkeypatch):
+    """The system temp dir, redirected so a test sees every file a temporary storage leaves."""
+    directory = tmp_path / "systemp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
+def io_bytes(schedule, levels, nbytes):
+    """(bytes written, bytes read) the schedule moves through the off-device ``levels``."""
+    stores = sum(1 for a in schedule.actions if a.op == STORE and a.level in levels)
+    restores = sum(1 for a in schedule.actions if a.op == RESTORE and a.level in levels)
+    return stores * nbytes, restores * nbytes
+
+
+# ---- the seed example ------------------------------------------------------------------------
+
+
+def heat_step(T, lam):
+    return T.at[1:-1].add(lam * (T[2:] - 2 * T[1:-1] + T[:-2]))
+
+
+T0 = jnp.zeros(100).at[0].set(20.0)
+
+
+def heat_seed(scheme):
+    """The seed numbers, and d/dlam against forward-mode AD of the plain loop: stats returned."""
+
+    def final(T, lam):
+        return fori_loop(0, 500, lambda i, T: heat_step(T, lam), T, scheme=scheme)
+
+    assert abs(np.linalg.norm(final(T0, 0.5)) - 66.21987468492061) < 1e-11
+    # w.r.t. T only the adjoint reads no state: no snapshots, no storage
+    g = jax.grad(lambda T: final(T, 0.5).sum())(T0)
+    assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
+    assert scheme.last_stats.stores == 0 and scheme.last_stats.bytes_written == 0
+    # with lam, every adjoint step reads its state: the schedule runs on the storage
+    g, g_lam = jax.grad(lambda T, lam: final(T, lam).sum(), argnums=(0, 1))(T0, 0.5)
+    assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
+    plain = lambda lam: jax.lax.fori_loop(0, 500, lambda i, T: heat_step(T, lam), T0).sum()  # noqa: E731
+    _, want = jax.jvp(plain, (0.5,), (1.0,))
+    np.testing.assert_allclose(g_lam, want, rtol=1e-12)
+    plan = scheme.plan(500)
+    stats = scheme.last_stats
+    assert (stats.steps, stats.adjoint_steps, stats.stores) == (500, 500, plan.stores)
+    assert stats.forward_steps == plan.forward_steps + 1
+    assert stats.peak_snapshots == plan.peak_snapshots and stats.snapshot_bytes == 800
+    return plan, stats
+
+
+@pytest.mark.parametrize("storage", [HDF5Storage(), HostStorage()], ids=repr)
+@pytest.mark.parametrize("make", [lambda s: Revolve(100, storage=s), lambda s: Periodic(100, storage=s),
+                                  lambda s: Revolve(4, storage=s)], ids=["Revolve(100)", "Periodic(100)", "Revolve(4)"])
+def test_heat_seed_on_storage(make, storage, systemp):
+    plan, stats = heat_seed(make(storage))
+    assert (stats.bytes_written, stats.bytes_read) == io_bytes(plan, {0}, 800)
+    assert stats.bytes_written > 0 and stats.bytes_read > 0 and stats.io_seconds > 0
+    assert os.listdir(systemp) == []
+
+
+# ---- nonlinear bodies against plain JAX AD ---------------------------------------------------
+
+
+X0 = jnp.array([0.3, -0.7, 1.1])
+P0 = jnp.array([0.9, 0.2, -0.4])
+
+
+def nl_body(i, x, p):
+    return x + 0.01 * i * jnp.sin(x) * p + 0.02 * x**2
+
+
+STORAGES = [HostStorage(), HDF5Storage(), HDF5Storage(compression="lzf")]
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=repr)
+@pytest.mark.parametrize("snapshots", [1, 3])
+def test_nonlinear_range_matches_plain_jax(storage, snapshots, systemp):
+    scheme = Revolve(snapshots, storage=storage)
+
+    def ours(x, p):
+        return checkpointed_range(scheme, 3, 50, 2, lambda i, s: (nl_body(i, s[0], p),), (x,))[0]
+
+    def plain(x, p):
+        for i in range(3, 50, 2):
+            x = nl_body(i, x, p)
+        return x
+
+    np.testing.assert_allclose(ours(X0, P0), plain(X0, P0), rtol=1e-15)
+    loss = lambda f: lambda x, p: jnp.sum(f(x, p) ** 2)  # noqa: E731
+    got = jax.grad(loss(ours), argnums=(0, 1))(X0, P0)
+    want = jax.grad(loss(plain), argnums=(0, 1))(X0, P0)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    plan = scheme.plan(24)
+    assert (scheme.last_stats.bytes_written, scheme.last_stats.bytes_read) == io_bytes(plan, {0}, 24)
+    assert os.listdir(systemp) == []
+
+
+def test_pytree_carry_with_integer_leaf_and_counted_while_loop(systemp):
+    scheme = Revolve(3, storage=HDF5Storage())
+
+    def ours(x, p):
+        body = lambda c: (c[0] + 1, nl_body(c[0], c[1], p))  # noqa: E731
+        return while_loop(lambda c: c[0] < 30, body, (jnp.int32(0), x), scheme=scheme)[1]
+
+    def plain(x, p):
+        return jax.lax.fori_loop(0, 30, lambda i, x: nl_body(i, x, p), x)
+
+    got = jax.grad(lambda x, p: ours(x, p).sum(), argnums=(0, 1))(X0, P0)
+    want = jax.grad(lambda x, p: plain(x, p).sum(), argnums=(0, 1))(X0, P0)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    # the int32 counter is stored with the state: 4 + 24 bytes per snapshot
+    written, read = io_bytes(scheme.plan(30), {0}, 28)
+    assert (scheme.last_stats.bytes_written, scheme.last_stats.bytes_read) == (written, read) and written > 0
+    assert os.listdir(systemp) == []
+
+
+def test_vjp_called_twice_repeats_the_forward_sweep():
+    scheme = Revolve(2, storage=HostStorage())
+    out, pull = jax.vjp(lambda x: fori_loop(0, 12, lambda i, x: nl_body(i, x, P0), x, scheme=scheme), X0)
+    want = jax.vjp(lambda x: jax.lax.fori_loop(0, 12, lambda i, x: nl_body(i, x, P0), x), X0)[1]
+    for ct in (jnp.ones(3), jnp.arange(3.0)):
+        np.testing.assert_allclose(pull(ct)[0], want(ct)[0], rtol=1e-12)
+
+
+# ---- files: opened first, removed always, kept with metadata ---------------------------------
+
+
+def counting_body(calls, fail_at=None):
+    """nl_body that counts its executions and raises at execution ``fail_at``."""
+
+    def record(i):
+        calls.append(int(i))
+        if len(calls) == fail_at:
+            raise RuntimeError("boom in the body")
+
+    def body(i, x):
+        jax.debug.callback(record, i)
+        return nl_body(i, x, P0)
+
+    return body
+
+
+@pytest.mark.parametrize("fail_at", [5, 40], ids=["forward sweep", "reverse sweep"])
+def test_exception_in_the_loop_body_removes_the_file(fail_at, systemp):
+    scheme = Revolve(3, storage=HDF5Storage())
+    calls = []
+    loss = lambda x: fori_loop(0, 20, counting_body(calls, fail_at), x, scheme=scheme).sum()  # noqa: E731
+    with pytest.raises(Exception, match="boom in the body"):
+        jax.grad(loss)(X0)
+    assert len(calls) == fail_at
+    assert os.listdir(systemp) == []
+
+
+def test_exception_after_the_loop_removes_the_file(systemp):
+    scheme = Revolve(3, storage=HDF5Storage())
+
+    def loss(x):
+        y = fori_loop(0, 20, lambda i, x: nl_body(i, x, P0), x, scheme=scheme)
+        assert len(os.listdir(systemp)) == 1  # the forward sweep's snapshots, waiting for the reverse
+        raise ValueError("after the loop")
+
+    try:
+        jax.grad(loss)(X0)
+    except ValueError:
+        pass
+    gc.collect()  # the pending reverse sweep, and with it the store, is garbage now
+    assert os.listdir(systemp) == []
+
+
+def test_store_is_opened_before_any_step_runs(tmp_path):
+    directory = tmp_path / "gone"
+    directory.mkdir()
+    path = directory / "snapshots.h5"
+    scheme = Revolve(3, storage=HDF5Storage(path))
+    directory.rmdir()
+    calls = []
+    with pytest.raises(StorageError, match="snapshots.h5"):
+        jax.grad(lambda x: fori_loop(0, 20, counting_body(calls), x, scheme=scheme).sum())(X0)
+    assert calls == []
+
+
+def test_kept_file_holds_metadata_and_the_states_at_its_slot_positions(tmp_path):
+    path = tmp_path / "kept.h5"
+    scheme = Revolve(3, storage=HDF5Storage(path, keep=True))
+    jax.grad(lambda x: checkpointed_range(scheme, 3, 50, 2, lambda i, s: (nl_body(i, s[0], P0),), (x,))[0].sum())(X0)
+    with HDF5Storage.load(path, [X0]) as store:
+        assert store.meta["steps"] == 24 and store.meta["scheme"] == repr(scheme) and store.meta["level"] == 0
+        assert len(store.steps) == 3 and store.steps[0] == 0
+        for slot, position in enumerate(store.steps):
+            x = X0
+            for i in range(3, 3 + 2 * position, 2):
+                x = nl_body(i, x, P0)
+            np.testing.assert_allclose(store.read(slot)[1][0], x, rtol=1e-15)
+
+
+# ---- jit, stats, progress --------------------------------------------------------------------
+
+
+def test_under_jit_the_primal_runs_and_the_gradient_asks_for_eager_or_memory():
+    scheme = Revolve(3, storage=HDF5Storage())
+    f = lambda x: fori_loop(0, 20, lambda i, x: nl_body(i, x, P0), x, scheme=scheme).sum()  # noqa: E731
+    np.testing.assert_allclose(jax.jit(f)(X0), f(X0), rtol=1e-15)
+    with pytest.raises(HostStorageTracedError, match=r"outside jax\.jit.*MemoryStorage\(\)"):
+        jax.jit(jax.grad(f))(X0)
+
+
+def test_verbose_line_reports_the_io(capsys):
+    scheme = Revolve(2, storage=HostStorage(), verbose=True)
+    jax.grad(lambda x: fori_loop(0, 10, lambda i, x: nl_body(i, x, P0), x, scheme=scheme).sum())(X0)
+    written, read = io_bytes(scheme.plan(10), {0}, 24)
+    assert f"{written} bytes written, {read} bytes read" in capsys.readouterr().err
+
+
+def test_progress_bars_count_both_sweeps(capsys):
+    scheme = Revolve(2, storage=HostStorage(progress=True))
+    jax.grad(lambda x: fori_loop(0, 10, lambda i, x: nl_body(i, x, P0), x, scheme=scheme).sum())(X0)
+    err = capsys.readouterr().err
+    plan = scheme.plan(10)
+    forward = sum(a.to - a.step for a in plan.actions[: plan.forward_sweep_length] if a.op == ADVANCE)
+    assert "forward sweep: 100%" in err and f"{forward}/{forward}" in err
+    assert "reverse sweep: 100%" in err and "10/10" in err
+
+
+def test_progress_without_tqdm_warns_and_runs(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    scheme = Revolve(2, storage=HostStorage(progress=True))
+    with pytest.warns(UserWarning, match="tqdm"):
+        g = jax.grad(lambda x: fori_loop(0, 10, lambda i, x: nl_body(i, x, P0), x, scheme=scheme).sum())(X0)
+    want = jax.grad(lambda x: jax.lax.fori_loop(0, 10, lambda i, x: nl_body(i, x, P0), x).sum())(X0)
+    np.testing.assert_allclose(g, want, rtol=1e-12)
