@@ -35,6 +35,12 @@ def _inexact(x) -> bool:
     return jnp.issubdtype(x.dtype, jnp.inexact)
 
 
+def defined_at(fn) -> str:
+    """`` (file:line)`` where ``fn`` was defined, for error messages; empty if unknown."""
+    code = getattr(fn, "__code__", None)
+    return f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+
+
 def _strong(leaf):
     """``leaf`` as a JAX array without weak type, so loop carries keep one exact type."""
     leaf = jnp.asarray(leaf)
@@ -50,10 +56,10 @@ class Step:
 
     def __init__(self, body: Callable, init: Any, index: Callable | None, what: str = "loop body"):
         paths_leaves, self.treedef = jax.tree_util.tree_flatten_with_path(init)
-        self.paths = [jax.tree_util.keystr(p) or "carry" for p, _ in paths_leaves]
+        self.paths = [f"carry leaf {jax.tree_util.keystr(p)}" if p else "the carry" for p, _ in paths_leaves]
         leaves = [jnp.asarray(x) for _, x in paths_leaves]
         self.index = index
-        self.what = what
+        self.what = what + defined_at(body)
         traced = self._trace(body, leaves)
         promoted = self._check(traced.out_shape, leaves)
         if promoted is not None:  # weakly typed inputs (Python scalars) take the body's dtype
@@ -104,7 +110,7 @@ class Step:
                 continue
             if not same:
                 raise CarryError(
-                    f"the {self.what} changes carry leaf {path} from {x.dtype.name}{list(x.shape)} "
+                    f"the {self.what} changes {path} from {x.dtype.name}{list(x.shape)} "
                     f"to {o.dtype.name}{list(o.shape)}; a checkpointed loop needs every leaf to "
                     "keep its shape and dtype (cast or reshape the new value inside the loop)"
                 )

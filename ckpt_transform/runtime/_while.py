@@ -22,7 +22,7 @@ from ..schedules._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
 from ..schedules._online_xp import ArrayOps
 from ._fori import TableRun, make_run
 from ._stats import emit
-from ._step import CarryError, Consts, Step
+from ._step import CarryError, Consts, Step, defined_at
 from ._storage import in_graph_layout
 from ._sweep import Carry, apply_group, at_slot
 from ._traced import Traced
@@ -39,7 +39,10 @@ def _condition(cond, step: Step, what: str) -> Traced:
     test = Traced(flat, step.init)
     (out,) = test.out_shape
     if out.shape != () or out.dtype != jnp.bool_:
-        raise CarryError(f"the {what} condition must return a boolean scalar, got {out.dtype.name}{list(out.shape)}")
+        raise CarryError(
+            f"the {what} condition{defined_at(cond)} must return a boolean scalar, got "
+            f"{out.dtype.name}{list(out.shape)}"
+        )
     return test
 
 
