@@ -1,0 +1,45 @@
+"""Multistage runs with its two levels: fast slots in device memory (or host), the rest on disk."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ckpt_transform.runtime import fori_loop
+from ckpt_transform.schedules import Multistage
+from ckpt_transform.storage import HDF5Storage, HostStorage
+from test_host_executor import P0, X0, heat_seed, io_bytes, nl_body, systemp  # noqa: F401 (fixture)
+
+
+def test_heat_seed_memory_2_disk_6_on_hdf5(systemp):
+    scheme = Multistage(2, 6, disk_storage=HDF5Storage())
+    plan, stats = heat_seed(scheme)
+    # only the disk level is I/O; level 0 stays in device memory
+    assert (stats.bytes_written, stats.bytes_read) == io_bytes(plan, {1}, 800)
+    assert 0 < stats.bytes_written < 800 * plan.stores
+    assert os.listdir(systemp) == []
+
+
+@pytest.mark.parametrize("memory", [None, HostStorage()], ids=["device", "host"])
+def test_nonlinear_gradient_on_two_levels_matches_plain_jax(memory, tmp_path):
+    path = tmp_path / "disk.h5"
+    scheme = Multistage(1, 3, storage=memory, disk_storage=HDF5Storage(path, keep=True))
+
+    def loss(x, p):
+        return jnp.sum(fori_loop(0, 40, lambda i, x: nl_body(i, x, p), x, scheme=scheme) ** 2)
+
+    def plain(x, p):
+        return jnp.sum(jax.lax.fori_loop(0, 40, lambda i, x: nl_body(i, x, p), x) ** 2)
+
+    got = jax.grad(loss, argnums=(0, 1))(X0, P0)
+    want = jax.grad(plain, argnums=(0, 1))(X0, P0)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    plan = scheme.plan(40)
+    levels = {1} if memory is None else {0, 1}
+    assert (scheme.last_stats.bytes_written, scheme.last_stats.bytes_read) == io_bytes(plan, levels, 24)
+    with HDF5Storage.load(path, [X0]) as store:
+        assert store.meta["level"] == 1 and store.meta["steps"] == 40
+        assert len(store.steps) == plan.slots[1] == 3
