@@ -8,6 +8,8 @@ Without differentiation: a plain ``lax.while_loop``. Under reverse-mode AD:
   ``apply_group``. Works under ``jax.jit``.
 - an offline scheme needs the trip count to plan: the forward pass counts it, which works when the
   inputs are concrete (eager ``jax.grad``); while tracing it raises an error suggesting ``Online``.
+- a body whose adjoint reads no state (affine in the carry) needs neither: the forward pass counts
+  the steps, the backward pass runs that many adjoint steps (any scheme, under ``jax.jit`` too).
 
 Statistics are only known at run time, so a ``jax.debug.callback`` reports them.
 """
@@ -64,7 +66,9 @@ def run_while(scheme, cond, body, init, what: str = "while loop"):
         emit(scheme, n, n, 0, 0, 0, nbytes)
         return step.split(leaves)
 
-    if scheme.online:
+    if not step.adjoint_reads_state():
+        fwd, bwd = _stateless_rules(scheme, step, plain)
+    elif scheme.online:
         fwd, bwd = _online_rules(scheme, step, test)
     else:
         fwd, bwd = _offline_rules(scheme, step, plain)
@@ -72,6 +76,31 @@ def run_while(scheme, cond, body, init, what: str = "while loop"):
     diff, other = step.split(step.init)
     out = run(step.consts, test.consts, diff, other)
     return step.unflatten(step.merge(*out))
+
+
+def _stateless_rules(scheme, step: Step, plain):
+    """A body whose adjoint reads no state: count the steps, then n adjoint steps, no snapshots.
+
+    Needs no trip count while tracing, so any scheme works under ``jax.jit`` here.
+    """
+
+    def fwd(consts, cconsts, diff, other):
+        n, leaves = plain(consts, cconsts, step.merge(diff, other))
+        return step.split(leaves), (consts, n)
+
+    def bwd(res, cotangents):
+        consts, n = res
+        placeholder = [jnp.zeros(a.shape, a.dtype) for a in step.avals]
+
+        def back(j, c):
+            return step.adjoint(n - 1 - j, placeholder, c[0], c[1], consts)
+
+        start = (list(cotangents[0]), [jnp.zeros_like(c) for c in consts.diff])
+        cot, pcot = lax.fori_loop(0, n, back, start)
+        emit(scheme, n, n, n, 0, 0, step.snapshot_bytes)
+        return Consts(pcot, None), None, cot, None
+
+    return fwd, bwd
 
 
 def _online_rules(scheme, step: Step, test: Traced):
