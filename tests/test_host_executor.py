@@ -251,3 +251,30 @@ def test_progress_without_tqdm_warns_and_runs(monkeypatch):
         g = jax.grad(lambda x: fori_loop(0, 10, lambda i, x: nl_body(i, x, P0), x, scheme=scheme).sum())(X0)
     want = jax.grad(lambda x: jax.lax.fori_loop(0, 10, lambda i, x: nl_body(i, x, P0), x).sum())(X0)
     np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
+def test_compiled_pieces_are_shared_only_by_the_same_computation():
+    from ckpt_transform.runtime import _host
+
+    scheme = Revolve(2, storage=HostStorage())
+
+    def grads(c, start, loop):
+        body = lambda i, s: (nl_body(i, s[0], c),)  # noqa: E731
+        return jax.grad(lambda x: loop(body, x).sum())(X0)
+
+    ours = lambda start: lambda body, x: checkpointed_range(scheme, start, start + 12, 1, body, (x,))[0]  # noqa: E731
+
+    def plain(start):
+        def run(body, x):
+            for i in range(start, start + 12):
+                (x,) = body(i, (x,))
+            return x
+
+        return run
+
+    for c in (np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])):  # constants baked into the body
+        for start in (0, 5):  # the loop index map
+            np.testing.assert_allclose(grads(c, start, ours(start)), grads(c, start, plain(start)), rtol=1e-12)
+    cached = dict(_host._COMPILED)
+    grads(np.array([3.0, 2.0, 1.0]), 5, ours(5))  # the same computation again: nothing compiled
+    assert dict(_host._COMPILED) == cached

@@ -22,7 +22,13 @@ raise ``HostStorageTracedError`` saying to differentiate eagerly or use ``Memory
 
 from __future__ import annotations
 
+import copy
+import hashlib
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 
@@ -41,8 +47,11 @@ class CompiledStep:
     """``Step.advance`` and ``Step.adjoint`` as compiled calls, for ``apply_group`` with ints."""
 
     def __init__(self, step):
-        self._advance = jax.jit(step.advance)
-        self._adjoint = jax.jit(step.adjoint)
+        # a shallow copy without the run's own values (perhaps tracers): they are passed in
+        lean, lean._traced = copy.copy(step), copy.copy(step._traced)
+        lean.init = lean.consts = lean._traced.consts = None
+        self._advance = jax.jit(lean.advance)
+        self._adjoint = jax.jit(lean.adjoint)
 
     def advance(self, leaves, start: int, stop: int, consts):
         if stop <= start:
@@ -53,34 +62,131 @@ class CompiledStep:
         return self._adjoint(np.int32(k), leaves, cot, pcot, consts)
 
 
+#: compiled pieces of recent loop bodies, most recently used last
+_COMPILED: OrderedDict = OrderedDict()
+_COMPILED_KEEP = 16
+
+
+def compiled_step(step) -> CompiledStep:
+    """The compiled pieces for ``step``, shared by every run of the same computation.
+
+    Eager ``jax.grad`` traces the body again on every call, so a fresh ``Step`` would compile
+    again each time (~0.1-0.5 s). The key is what the pieces compute: the body's jaxpr, which of
+    its constants are arguments, the values of the fixed ones, and the loop index map (affine,
+    ``start + k*stride``, so its values at 0 and 1 fix it).
+    """
+    key = _computation(step)
+    if key is None:
+        return CompiledStep(step)
+    found = _COMPILED.pop(key, None) or CompiledStep(step)
+    _COMPILED[key] = found
+    while len(_COMPILED) > _COMPILED_KEEP:
+        _COMPILED.popitem(last=False)
+    return found
+
+
+def _computation(step):
+    traced = step._traced
+    try:
+        fixed = tuple(
+            (c.shape, np.dtype(c.dtype).str, hashlib.blake2b(np.ascontiguousarray(c).tobytes(), digest_size=16).digest())
+            for c in traced._fixed
+        )
+    except (TypeError, ValueError):  # a constant numpy cannot read (PRNG keys): compile afresh
+        return None
+    index = None if step.index is None else (int(step.index(0)), int(step.index(1)))
+    masks = (tuple(traced._hoisted), tuple(step._const_diff_mask), tuple(step.diff_mask), tuple(step._out_weak))
+    return str(traced._jaxpr), tuple(_callables(traced._jaxpr)), masks, fixed, index
+
+
+def _callables(jaxpr):
+    """Identities of the Python functions in ``jaxpr``'s parameters (callbacks, custom rules),
+    which its text does not tell apart. The cache keeps them alive, so an id is never reused."""
+    for eqn in jaxpr.eqns:
+        stack = list(eqn.params.values())
+        while stack:
+            value = stack.pop()
+            if isinstance(value, jax.extend.core.ClosedJaxpr):
+                value = value.jaxpr
+            if isinstance(value, jax.extend.core.Jaxpr):
+                yield from _callables(value)
+            elif isinstance(value, (tuple, list)):
+                stack.extend(value)
+            elif callable(value) and not isinstance(value, type):
+                yield id(value)
+
+
 class LevelSlots:
     """The table's flat slot numbers onto the stores of the levels: ``apply_group``'s ``slots``.
 
     ``position`` is the step of the state in hand, set by the executor before each group, so the
-    stores record which step every slot holds.
+    stores record which step every slot holds. Store I/O runs in order on one background thread,
+    so compiled steps compute meanwhile (XLA does not need the GIL): writes are queued, and the
+    executor asks for the next group's restore ahead (``prefetch``), queued after every earlier
+    write. Any other store access first waits for the queue, so a store is never used by two
+    threads at once.
     """
 
     def __init__(self, stores, counts):
         self.stores = stores
         self.places = [(store, local) for store, count in zip(stores, counts) for local in range(count)]
         self.position = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ckpt_transform-snapshots")
+        self._pending = []
+        self._ahead = None  # (slot, future of its read)
+
+    def prefetch(self, slot: int) -> None:
+        """Start reading ``slot`` (a coming restore) after the queued writes."""
+        self._ahead = slot, self._writer.submit(_read, *self.places[slot])
+        self._pending.append(self._ahead[1])
 
     def step_at(self, slot: int) -> int:
-        store, local = self.places[slot]
-        return store.steps[local]
+        return self._restored(slot)[0]
 
     def load(self, buffers, slot: int):
-        store, local = self.places[slot]
-        return [jnp.asarray(leaf) for leaf in store.read(local)[1]]
+        leaves = self._restored(slot)[1]
+        self._ahead = None
+        return leaves
 
     def save(self, buffers, slot: int, leaves):
+        if self._ahead is not None and self._ahead[0] == slot:
+            self._ahead = None
         store, local = self.places[slot]
-        store.write(local, self.position, leaves)
+        self._pending.append(self._writer.submit(_write, store, local, self.position, leaves))
         return buffers
 
+    def _restored(self, slot: int):
+        """(step, device leaves) held in ``slot``, read ahead or now."""
+        if self._ahead is None or self._ahead[0] != slot:
+            self.prefetch(slot)
+        return self._ahead[1].result()
+
+    def settle(self) -> None:
+        """Wait for the pending writes; raise the first error one of them met."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
     def close(self) -> None:
-        for store in self.stores:
-            store.close()
+        """Wait for the writes (their errors are moot now: the run is over) and close the stores."""
+        try:
+            for future in self._pending:
+                future.exception()
+        finally:
+            self._pending = []
+            self._writer.shutdown()
+            for store in self.stores:
+                store.close()
+
+
+def _read(store, slot: int):
+    step, leaves = store.read(slot)
+    return step, [jnp.asarray(leaf) for leaf in leaves]
+
+
+def _write(store, slot: int, position: int, leaves) -> None:
+    jax.block_until_ready(leaves)  # waiting for the computation is not I/O time
+    store.write(slot, position, leaves)
 
 
 class HostRun:
@@ -92,7 +198,7 @@ class HostRun:
         self.counts = self.schedule.slots or (0,)
         self.storages = level_storages(scheme, len(self.counts))
         self.progress = any(s.progress for s in self.storages)
-        self.compiled = CompiledStep(step)
+        self.compiled = None  # built by the first sweep (it keys on concrete values)
         self._rows = self.table.rows.tolist()
         self._slots = None  # the stores holding a forward sweep's snapshots, until its reverse
         self._init = None  # what the forward sweep started from, to repeat it
@@ -101,6 +207,7 @@ class HostRun:
     def forward(self, rows, consts, leaves):
         """(result leaves, state at n-1, None) after the forward sweep, snapshots in the stores."""
         self._check_concrete(consts, leaves)
+        self.compiled = self.compiled or compiled_step(self.step)
         self._close()
         self._init = consts, leaves
         self._counts = [0, 0, 0]
@@ -115,9 +222,10 @@ class HostRun:
             out = self.compiled.advance(carry.hand, self.n - 1, self.n, consts)
             self._counts[0] += 1
         except BaseException:
-            for store in stores:
-                store.close()
-            self._slots = None
+            if self._slots is None:
+                for store in stores:
+                    store.close()
+            self._close()
             raise
         return out, carry.hand, None
 
@@ -153,17 +261,20 @@ class HostRun:
         total = sum(1 for r in rows if r[4] >= 0) if reverse else sum(r[2] - r[1] for r in rows)
         bar = progress_bar(self.progress, total, desc)
         try:
-            for group in rows:
+            for k, group in enumerate(rows):
                 restore, start, stop, store, adjoint = group
                 if restore >= 0:
                     slots.position = slots.step_at(restore)
                 if stop > start:
                     slots.position = stop
                 carry = apply_group(group, carry, self.compiled, consts, slots)
+                if k + 1 < len(rows) and rows[k + 1][0] >= 0:  # read while this group computes
+                    slots.prefetch(rows[k + 1][0])
                 self._counts[0] += max(stop - start, 0)
                 self._counts[1] += adjoint >= 0
                 self._counts[2] += store >= 0
                 bar.update((adjoint >= 0) if reverse else max(stop - start, 0))
+            slots.settle()
         finally:
             bar.close()
         return carry
