@@ -13,7 +13,7 @@ import pytest
 
 from ckpt_transform.runtime import checkpointed_range, fori_loop, while_loop
 from ckpt_transform.runtime._host import HostStorageTracedError
-from ckpt_transform.schedules import Periodic, Revolve
+from ckpt_transform.schedules import Online, Periodic, Revolve
 from ckpt_transform.schedules._actions import ADVANCE, RESTORE, STORE
 from ckpt_transform.storage import HDF5Storage, HostStorage, StorageError
 
@@ -278,3 +278,36 @@ def test_compiled_pieces_are_shared_only_by_the_same_computation():
     cached = dict(_host._COMPILED)
     grads(np.array([3.0, 2.0, 1.0]), 5, ours(5))  # the same computation again: nothing compiled
     assert dict(_host._COMPILED) == cached
+
+
+# ---- while loops placed online ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("storage, snapshots, n", [
+    (HDF5Storage(), 2, 7), (HDF5Storage(), 3, 60), (HDF5Storage(), 4, 0),  # 60: past the r=2 range
+    (HostStorage(), 3, 9), (HostStorage(), 1, 5), (HostStorage(), 4, 1),
+], ids=str)
+def test_online_while_loop_matches_plain_jax_and_the_compiled_run(storage, snapshots, n, systemp):
+    def loss(scheme):
+        body = lambda c: (c[0] + 1, nl_body(c[0], c[1], P0))  # noqa: E731
+        return lambda x: while_loop(lambda c: c[0] < n, body, (0, x), scheme=scheme)[1].sum()
+
+    scheme = Online(snapshots, storage=storage)
+    got = jax.grad(loss(scheme))(X0)
+    want = jax.grad(lambda x: jax.lax.fori_loop(0, n, lambda i, x: nl_body(i, x, P0), x).sum())(X0)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    compiled = Online(snapshots)
+    jax.grad(loss(compiled))(X0)
+    ours, theirs = scheme.last_stats, compiled.last_stats
+    assert (ours.steps, ours.forward_steps, ours.adjoint_steps, ours.stores, ours.peak_snapshots) == (
+        theirs.steps, theirs.forward_steps, theirs.adjoint_steps, theirs.stores, theirs.peak_snapshots)
+    # the int state counter is stored too: 8 + 24 bytes per snapshot
+    assert (ours.bytes_written, ours.bytes_read) == io_bytes(Online(snapshots).plan(n), {0}, 32)
+    assert os.listdir(systemp) == []
+
+
+def test_online_while_loop_under_jit_asks_for_eager_or_memory():
+    scheme = Online(3, storage=HDF5Storage())
+    f = lambda x: while_loop(lambda c: c[0] < 9, lambda c: (c[0] + 1, jnp.sin(c[1])), (0, x), scheme=scheme)[1].sum()  # noqa: E731
+    with pytest.raises(HostStorageTracedError, match="MemoryStorage"):
+        jax.jit(jax.grad(f))(X0)

@@ -190,42 +190,59 @@ def _write(store, slot: int, position: int, leaves) -> None:
 
 
 class HostRun:
-    """One schedule of ``n`` steps run group by group from Python; ``TableRun``'s interface."""
+    """One schedule run group by group from Python; ``TableRun``'s interface.
 
-    def __init__(self, scheme, step, n: int):
-        self.scheme, self.step, self.n = scheme, step, n
-        self.schedule, self.table = planned(scheme, n)
-        self.counts = self.schedule.slots or (0,)
-        self.storages = level_storages(scheme, len(self.counts))
+    ``n=None`` (a ``while`` loop placed online): ``open`` the stores, run a forward sweep, then
+    ``plan(n)`` once the trip count is known; ``repeat`` redoes that forward sweep.
+    """
+
+    def __init__(self, scheme, step, n: int | None):
+        self.scheme, self.step = scheme, step
+        self.storages = level_storages(scheme, 2)
         self.progress = any(s.progress for s in self.storages)
         self.compiled = None  # built by the first sweep (it keys on concrete values)
-        self._rows = self.table.rows.tolist()
         self._slots = None  # the stores holding a forward sweep's snapshots, until its reverse
-        self._init = None  # what the forward sweep started from, to repeat it
-        self._counts = [0, 0, 0]  # forward steps, adjoint steps, stores of the current run
+        self.repeat = None  # () -> state at n-1 after running the forward sweep again
+        self.counts = [0, 0, 0]  # forward steps, adjoint steps, stores of the current run
+        if n is not None:
+            self.plan(n)
+
+    def plan(self, n: int) -> None:
+        self.n = n
+        self.schedule, self.table = planned(self.scheme, n)
+        self._rows = self.table.rows.tolist()
+
+    def open(self, slots: tuple[int, ...], consts, leaves, steps: int | None) -> LevelSlots:
+        """Stores for a new forward sweep from ``leaves``: ``slots`` per level, opened before any
+        step runs; the values must be concrete."""
+        self._check_concrete(consts, leaves)
+        self.compiled = self.compiled or compiled_step(self.step)
+        self.close()
+        self.counts = [0, 0, 0]
+        meta = {"scheme": repr(self.scheme), "leaves": ", ".join(self.step.paths)}
+        if steps is not None:
+            meta["steps"] = steps
+        stores = []
+        try:
+            for level, count in enumerate(slots):
+                stores.append(self.storages[level].open(count, self.step.avals, {**meta, "level": level}))
+        except BaseException:
+            for store in stores:
+                store.close()
+            raise
+        self._slots = LevelSlots(stores, slots)
+        return self._slots
 
     def forward(self, rows, consts, leaves):
         """(result leaves, state at n-1, None) after the forward sweep, snapshots in the stores."""
-        self._check_concrete(consts, leaves)
-        self.compiled = self.compiled or compiled_step(self.step)
-        self._close()
-        self._init = consts, leaves
-        self._counts = [0, 0, 0]
-        stores = []
+        self.open(self.schedule.slots or (0,), consts, leaves, self.n)
+        self.repeat = lambda: self.forward(rows, consts, leaves)[1]
         try:
-            for level, (storage, count) in enumerate(zip(self.storages, self.counts)):
-                meta = {"steps": self.n, "scheme": repr(self.scheme), "level": level,
-                        "leaves": ", ".join(self.step.paths)}
-                stores.append(storage.open(count, self.step.avals, meta))
-            self._slots = LevelSlots(stores, self.counts)
             carry = self._run(0, self.table.forward, Carry(leaves, None), consts, "forward sweep")
             out = self.compiled.advance(carry.hand, self.n - 1, self.n, consts)
-            self._counts[0] += 1
+            self.counts[0] += 1
         except BaseException:
-            if self._slots is None:
-                for store in stores:
-                    store.close()
-            self._close()
+            self.close()
             raise
         return out, carry.hand, None
 
@@ -233,22 +250,21 @@ class HostRun:
         """(cotangent of the initial differentiable leaves, of the hoisted differentiable arrays)."""
         self._check_concrete(consts, hand, cot)
         if self._slots is None:  # a second call of the same vjp: the snapshots were consumed
-            _, hand, _ = self.forward(rows, *self._init)
+            hand = self.repeat()
         carry = Carry(hand, None, list(cot), [jnp.zeros_like(c) for c in consts.diff])
         try:
             carry = self._run(self.table.forward, len(self._rows), carry, consts, "reverse sweep")
         finally:
-            slots = self._close()
-        s = self.schedule
+            slots = self.close()
         written = read = seconds = 0
         for store, storage in zip(slots.stores, self.storages):
             if not getattr(storage, "in_graph", False):  # device copies are not I/O
                 written += store.stats.bytes_written
                 read += store.stats.bytes_read
                 seconds += store.stats.io_seconds
-        forward, adjoints, stores = self._counts
+        forward, adjoints, stores = self.counts
         report(self.scheme, LoopStats(
-            repr(self.scheme), self.n, forward, adjoints, stores, s.peak_snapshots,
+            repr(self.scheme), self.n, forward, adjoints, stores, self.schedule.peak_snapshots,
             self.step.snapshot_bytes, written, read, seconds,
         ))
         return carry.cot, carry.pcot
@@ -270,16 +286,17 @@ class HostRun:
                 carry = apply_group(group, carry, self.compiled, consts, slots)
                 if k + 1 < len(rows) and rows[k + 1][0] >= 0:  # read while this group computes
                     slots.prefetch(rows[k + 1][0])
-                self._counts[0] += max(stop - start, 0)
-                self._counts[1] += adjoint >= 0
-                self._counts[2] += store >= 0
+                self.counts[0] += max(stop - start, 0)
+                self.counts[1] += adjoint >= 0
+                self.counts[2] += store >= 0
                 bar.update((adjoint >= 0) if reverse else max(stop - start, 0))
             slots.settle()
         finally:
             bar.close()
         return carry
 
-    def _close(self):
+    def close(self):
+        """Close the stores of the current run, if any; returns their ``LevelSlots``."""
         slots, self._slots = self._slots, None
         if slots is not None:
             slots.close()

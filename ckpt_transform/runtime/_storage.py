@@ -18,10 +18,10 @@ def host_driven(scheme) -> bool:
 
 
 def in_graph_layout(scheme, step):
-    """The packed buffer layout, or a clear error when the scheme's storage lives off-graph."""
+    """The packed buffer layout of the compiled executor (in-memory storage only)."""
     if host_driven(scheme):
-        raise NotImplementedError(
-            f"{scheme!r}: snapshots outside device memory are supported for known trip counts and "
-            "counted while loops (eager jax.grad); use MemoryStorage() (storage=None) here"
+        raise AssertionError(
+            f"ckpt_transform internal error: {scheme!r} keeps snapshots off the device, so the "
+            "host-driven executor should run it, not the compiled one; please report this"
         )
     return MemoryStorage().layout(step.avals)
