@@ -25,7 +25,8 @@ from ..schedules._online_xp import ArrayOps
 from ._fori import TableRun, make_run
 from ._stats import emit
 from ._step import CarryError, Consts, Step, defined_at
-from ._storage import in_graph_layout
+from ._host_while import online_rules
+from ._storage import host_driven, in_graph_layout
 from ._sweep import Carry, apply_group, at_slot
 from ._traced import Traced
 
@@ -68,6 +69,8 @@ def run_while(scheme, cond, body, init, what: str = "while loop"):
 
     if not step.adjoint_reads_state():
         fwd, bwd = _stateless_rules(scheme, step, plain)
+    elif scheme.online and host_driven(scheme):
+        fwd, bwd = online_rules(scheme, step, test)
     elif scheme.online:
         fwd, bwd = _online_rules(scheme, step, test)
     else:
