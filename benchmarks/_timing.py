@@ -31,6 +31,25 @@ def best_of(fn, *args, repeats: int = 5, min_seconds: float = 0.0) -> float:
     return best
 
 
+def best_of_each(calls: dict, rounds: int = 5) -> dict:
+    """Best wall time of each ``name: (fn, *args)`` in ``calls``, measured round-robin.
+
+    Interleaving the candidates makes their ratio robust to load that changes over time (other
+    processes on a shared machine); each is warmed up once first.
+    """
+    import jax
+
+    for fn, *args in calls.values():
+        jax.block_until_ready(fn(*args))
+    best = {name: float("inf") for name in calls}
+    for _ in range(rounds):
+        for name, (fn, *args) in calls.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def compile_seconds(jitted, *args) -> float:
     """Seconds to trace, lower and compile ``jitted`` (a ``jax.jit`` function) for ``args``."""
     start = time.perf_counter()
