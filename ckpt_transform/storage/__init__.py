@@ -7,4 +7,6 @@ from ._host import HostStorage
 from ._memory import MemoryStorage
 from ._store import LeafSpec, Storage, StorageError, StorageStats, Store
 
-__all__ = ["LeafSpec", "MemoryStorage", "Storage", "StorageError", "StorageStats", "Store"]
+__all__ = [
+    "HDF5Storage", "HostStorage", "LeafSpec", "MemoryStorage", "Storage", "StorageError", "StorageStats", "Store",
+]
