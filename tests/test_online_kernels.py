@@ -11,9 +11,16 @@ import numpy as np
 import pytest
 
 from ckpt_transform.schedules._actions import STORE
-from ckpt_transform.schedules._binomial import optimal_forward_steps, repetition_number
+from ckpt_transform.schedules._binomial import (
+    CAP,
+    beta,
+    optimal_forward_steps,
+    repetition_number,
+    repetitions,
+    reversal_cost,
+    split,
+)
 from ckpt_transform.schedules._online import Online, OnlineKernels
-from ckpt_transform.schedules._online_binomial import CAP, beta, repetitions, reversal_cost, split
 from ckpt_transform.schedules._online_xp import NUMPY, PYTHON, ArrayOps
 
 JAX = ArrayOps(jnp, jax.lax)

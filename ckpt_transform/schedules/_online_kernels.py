@@ -32,7 +32,7 @@ with Revolve's optimal split, using the slots above the stack top.
 from __future__ import annotations
 
 from ._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
-from ._online_binomial import CAP, reversal_cost, split
+from ._binomial import CAP, reversal_cost, split
 from ._online_xp import PYTHON
 from ._scheme import check_count
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from ._actions import FREE, STORE, Action
-from ._binomial import reverse_segment
+from ._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE, Action
+from ._binomial import CAP, split
+from ._online_xp import PYTHON
 from ._schedule import Schedule, make_schedule
 from ._scheme import Scheme, check_count
+
+# the split rule on Python ints, memoised (the same lengths and slot counts recur all over a plan)
+_split = PYTHON.elementwise(split)
 
 
 class Revolve(Scheme):
@@ -30,10 +34,52 @@ class Revolve(Scheme):
 
 def binomial_actions(steps: int, snapshots: int) -> list[Action]:
     """The whole Revolve action list: store the initial state, reverse, free it."""
+    if steps >= CAP:
+        raise ValueError(f"steps must be < {CAP} for binomial checkpointing, got {steps}")
     actions: list[Action] = []
     if steps > 1:
         actions.append(Action(STORE, 0, -1, 0, 0))
-    reverse_segment(actions, 0, steps, list(range(min(snapshots, max(steps - 1, 1)))))
+    _reverse_segment(actions, 0, steps, list(range(min(snapshots, max(steps - 1, 1)))))
     if steps > 1:
         actions.append(Action(FREE, 0, -1, 0, 0))
     return actions
+
+
+# task kinds on the explicit stack (the recursion would be ~n deep for one slot)
+_REVERSE, _RESTORE, _FREE = 0, 1, 2
+
+
+def _reverse_segment(out: list, start: int, end: int, slots: list[int]) -> None:
+    """Append to ``out`` the actions reversing steps ``end-1 .. start`` optimally.
+
+    On entry the state at ``start`` is in hand and, when ``end - start > 1``, already stored in
+    ``slots[0]`` (level 0); ``slots[1:]`` are free slots it may use. On exit every slot it
+    stored is freed again and ``slots[0]`` still holds ``start``; the actions it appends never
+    advance past ``end - 1``. Slots are used last-in first-out, ``slots[d]`` at nesting depth d.
+    """
+    if end - start < 1:
+        return
+    total = len(slots)
+    append = out.append
+    new = tuple.__new__  # builds an Action without the NamedTuple's Python-level __new__ (hot loop)
+    stack = [(_REVERSE, start, end, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        kind, a, b, depth = pop()
+        if kind == _RESTORE:
+            append(new(Action, (RESTORE, a, -1, slots[depth], 0)))
+            continue
+        if kind == _FREE:
+            append(new(Action, (FREE, a, -1, slots[depth], 0)))
+            continue
+        if b - a == 1:
+            append(new(Action, (ADJOINT, a, -1, -1, 0)))
+            continue
+        mid = a + _split(b - a, total - depth)
+        append(new(Action, (ADVANCE, a, mid, -1, 0)))
+        push((_REVERSE, a, mid, depth))
+        push((_RESTORE, a, -1, depth))
+        if b - mid > 1:
+            append(new(Action, (STORE, mid, -1, slots[depth + 1], 0)))
+            push((_FREE, mid, -1, depth + 1))
+        push((_REVERSE, mid, b, depth + 1))
