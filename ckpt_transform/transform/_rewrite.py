@@ -77,9 +77,9 @@ class _BodyCheck(Walker):
             self.bad = (node, why)
         return False
 
-    def visit_For(self, node):
-        self.walk(node.target)
-        self.walk(node.iter)
+    def _inner_loop(self, node, *heads):
+        for head in heads:
+            self.walk(head)
         self.depth += 1
         self.walk(node.body)
         self.depth -= 1
@@ -87,14 +87,11 @@ class _BodyCheck(Walker):
             self.walk(node.orelse)
         return False
 
+    def visit_For(self, node):
+        return self._inner_loop(node, node.target, node.iter)
+
     def visit_While(self, node):
-        self.walk(node.test)
-        self.depth += 1
-        self.walk(node.body)
-        self.depth -= 1
-        if node.orelse is not None:
-            self.walk(node.orelse)
-        return False
+        return self._inner_loop(node, node.test)
 
     def visit_Break(self, node):
         if self.depth == 0:
@@ -118,13 +115,12 @@ class _BodyCheck(Walker):
         self._reject(node, "`await` in a checkpointed loop is not supported. Fix: await before or after "
                            "the `with checkpoint(...)` block")
 
-    def visit_Global(self, node):
-        self._reject(node, "`global` in a checkpointed loop is not supported. Fix: declare it in the "
+    def visit_Global(self, node, keyword="global"):
+        self._reject(node, f"`{keyword}` in a checkpointed loop is not supported. Fix: declare it in the "
                            "enclosing function, or pass the value through the state")
 
     def visit_Nonlocal(self, node):
-        self._reject(node, "`nonlocal` in a checkpointed loop is not supported. Fix: declare it in the "
-                           "enclosing function, or pass the value through the state")
+        self.visit_Global(node, "nonlocal")
 
     def visit_Call(self, node):
         if isinstance(node.func, cst.Name) and node.func.value == "super" and not node.args:
@@ -221,13 +217,13 @@ def _validate(with_node: cst.With, item: cst.WithItem, scope, where: Locator) ->
             raise where.error(loop.target, f"the loop index `{block.index}` cannot be part of the state. "
                                            "Fix: remove it from checkpoint(...)")
     else:
-        check = _BodyCheck()
-        check.walk(loop.test)
         _, binds = _names.reads_binds(loop.test)
-        if check.bad is None and binds:
+        if binds:
             raise where.error(loop.test, "an assignment expression (`:=`) in a checkpointed while condition "
                                          "is not supported. Fix: assign at the end of the body and before the block")
     check = _BodyCheck()
+    if isinstance(loop, cst.While):  # the condition becomes a function too
+        check.walk(loop.test)
     check.walk(loop.body)
     if check.bad is not None:
         raise where.error(*check.bad)
