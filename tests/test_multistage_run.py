@@ -43,3 +43,21 @@ def test_nonlinear_gradient_on_two_levels_matches_plain_jax(memory, tmp_path):
     with HDF5Storage.load(path, [X0]) as store:
         assert store.meta["level"] == 1 and store.meta["steps"] == 40
         assert len(store.steps) == plan.slots[1] == 3
+
+
+def test_disk_level_defaults_to_a_temporary_hdf5_file_also_under_jit(systemp):
+    scheme = Multistage(1, 3)
+
+    def loss(x):
+        return jnp.sum(fori_loop(0, 30, lambda i, x: nl_body(i, x, P0), x, scheme=scheme) ** 2)
+
+    want = jax.grad(lambda x: jnp.sum(jax.lax.fori_loop(0, 30, lambda i, x: nl_body(i, x, P0), x) ** 2))(X0)
+    for grad in (jax.grad(loss), jax.jit(jax.grad(loss))):
+        np.testing.assert_allclose(grad(X0), want, rtol=1e-12, atol=0)
+        stats = scheme.last_stats
+        assert (stats.bytes_written, stats.bytes_read) == io_bytes(scheme.plan(30), {1}, 24)
+        assert stats.bytes_written > 0 and os.listdir(systemp) == []
+    # without disk slots the schedule uses device memory only: the compiled executor runs it
+    memory_only = Multistage(3, 0)
+    jax.grad(lambda x: fori_loop(0, 30, lambda i, x: nl_body(i, x, P0), x, scheme=memory_only).sum())(X0)
+    assert memory_only.last_stats.bytes_written == 0 and memory_only.last_stats.stores > 0

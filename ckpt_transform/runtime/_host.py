@@ -16,8 +16,10 @@ is removed when its store is collected or at interpreter exit at the latest. Cal
 vjp function again repeats the forward sweep first (the first reverse sweep consumed the
 snapshots).
 
-The executor needs concrete values; under ``jax.jit`` (or ``vmap``) the rules see tracers and
-raise ``HostStorageTracedError`` saying to differentiate eagerly or use ``MemoryStorage``.
+While JAX traces (``jax.jit``) there are no values to move from Python: a traced run goes to
+the compiled table executor with ordered callbacks into the same stores (``_host_traced``).
+Online ``while`` loops and vjps whose forward pass ran eagerly need concrete values and raise
+``HostStorageTracedError`` saying to differentiate eagerly or use ``MemoryStorage``.
 """
 
 from __future__ import annotations
@@ -34,13 +36,10 @@ import numpy as np
 
 from ._fori import planned
 from ._host_progress import progress_bar
+from ._host_traced import HostStorageTracedError, traced_forward, traced_reverse
 from ._stats import LoopStats, report
 from ._storage import level_storages
 from ._sweep import Carry, apply_group
-
-
-class HostStorageTracedError(TypeError):
-    """Host or file storage was asked to run while JAX traces (``jax.jit``, ``vmap``)."""
 
 
 class CompiledStep:
@@ -184,6 +183,10 @@ def _read(store, slot: int):
     return step, [jnp.asarray(leaf) for leaf in leaves]
 
 
+def _traced(*values) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(values))
+
+
 def _write(store, slot: int, position: int, leaves) -> None:
     jax.block_until_ready(leaves)  # waiting for the computation is not I/O time
     store.write(slot, position, leaves)
@@ -201,8 +204,9 @@ class HostRun:
         self.storages = level_storages(scheme, 2)
         self.progress = any(s.progress for s in self.storages)
         self.compiled = None  # built by the first sweep (it keys on concrete values)
-        self._slots = None  # the stores holding a forward sweep's snapshots, until its reverse
+        self.slots = None  # the stores holding a forward sweep's snapshots, until its reverse
         self.repeat = None  # () -> state at n-1 after running the forward sweep again
+        self.callbacks = None  # what a traced run's program calls back into (_host_traced)
         self.counts = [0, 0, 0]  # forward steps, adjoint steps, stores of the current run
         if n is not None:
             self.plan(n)
@@ -213,10 +217,13 @@ class HostRun:
         self._rows = self.table.rows.tolist()
 
     def open(self, slots: tuple[int, ...], consts, leaves, steps: int | None) -> LevelSlots:
-        """Stores for a new forward sweep from ``leaves``: ``slots`` per level, opened before any
-        step runs; the values must be concrete."""
+        """Stores for a new eager forward sweep from ``leaves``, opened before any step runs."""
         self._check_concrete(consts, leaves)
         self.compiled = self.compiled or compiled_step(self.step)
+        return self.open_stores(slots, steps)
+
+    def open_stores(self, slots: tuple[int, ...], steps: int | None) -> LevelSlots:
+        """``slots`` per level in the levels' storages (closing the previous run's)."""
         self.close()
         self.counts = [0, 0, 0]
         meta = {"scheme": repr(self.scheme), "leaves": ", ".join(self.step.paths)}
@@ -230,11 +237,13 @@ class HostRun:
             for store in stores:
                 store.close()
             raise
-        self._slots = LevelSlots(stores, slots)
-        return self._slots
+        self.slots = LevelSlots(stores, slots)
+        return self.slots
 
     def forward(self, rows, consts, leaves):
         """(result leaves, state at n-1, None) after the forward sweep, snapshots in the stores."""
+        if _traced(consts, leaves):
+            return traced_forward(self, rows, consts, leaves)
         self.open(self.schedule.slots or (0,), consts, leaves, self.n)
         self.repeat = lambda: self.forward(rows, consts, leaves)[1]
         try:
@@ -248,14 +257,21 @@ class HostRun:
 
     def reverse(self, rows, consts, hand, buffers, cot):
         """(cotangent of the initial differentiable leaves, of the hoisted differentiable arrays)."""
+        if buffers is not None:  # the forward sweep was traced: so is this one
+            return traced_reverse(self, rows, consts, hand, buffers, cot)
         self._check_concrete(consts, hand, cot)
-        if self._slots is None:  # a second call of the same vjp: the snapshots were consumed
+        if self.slots is None:  # a second call of the same vjp: the snapshots were consumed
             hand = self.repeat()
         carry = Carry(hand, None, list(cot), [jnp.zeros_like(c) for c in consts.diff])
         try:
             carry = self._run(self.table.forward, len(self._rows), carry, consts, "reverse sweep")
         finally:
             slots = self.close()
+        self.finish(slots)
+        return carry.cot, carry.pcot
+
+    def finish(self, slots: LevelSlots) -> None:
+        """Report the run's statistics, with the I/O of its (closed) off-device stores."""
         written = read = seconds = 0
         for store, storage in zip(slots.stores, self.storages):
             if not getattr(storage, "in_graph", False):  # device copies are not I/O
@@ -267,11 +283,10 @@ class HostRun:
             repr(self.scheme), self.n, forward, adjoints, stores, self.schedule.peak_snapshots,
             self.step.snapshot_bytes, written, read, seconds,
         ))
-        return carry.cot, carry.pcot
 
     def _run(self, first: int, last: int, carry: Carry, consts, desc: str) -> Carry:
         """Groups ``first:last`` of the table, one ``apply_group`` each."""
-        slots = self._slots
+        slots = self.slots
         rows = self._rows[first:last]
         reverse = carry.cot is not None
         total = sum(1 for r in rows if r[4] >= 0) if reverse else sum(r[2] - r[1] for r in rows)
@@ -297,18 +312,19 @@ class HostRun:
 
     def close(self):
         """Close the stores of the current run, if any; returns their ``LevelSlots``."""
-        slots, self._slots = self._slots, None
+        slots, self.slots = self.slots, None
         if slots is not None:
             slots.close()
         return slots
 
     def _check_concrete(self, *values) -> None:
-        if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(values)):
+        if _traced(*values):
             storage = next(s for s in self.storages if not getattr(s, "in_graph", False))
             raise HostStorageTracedError(
-                f"{self.scheme!r} keeps snapshots in {storage!r}, which a host-driven loop writes and "
-                "reads between compiled steps; that needs concrete values, but this gradient is being "
-                "traced (jax.jit, jax.vmap, or a checkpointed loop inside another). Take the gradient "
+                f"{self.scheme!r} keeps snapshots in {storage!r}; for a while loop placed online (or a "
+                "vjp whose forward pass ran eagerly) a host-driven loop writes and reads them between "
+                "compiled steps, which needs concrete values, but this gradient is being traced "
+                "(jax.jit, jax.vmap, or a checkpointed loop inside another). Take the gradient "
                 "eagerly (call jax.grad outside jax.jit; the steps are still compiled), or use "
                 "MemoryStorage() (storage=None) to differentiate under jit."
             )
