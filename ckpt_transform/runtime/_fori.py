@@ -69,7 +69,7 @@ def _plain(scheme, step: Step, n: int, consts, diff, other):
 
 def make_run(scheme, step: Step, n: int):
     """``TableRun``, or ``HostRun`` when snapshots live outside the compiled program."""
-    if host_driven(scheme):
+    if host_driven(scheme, len(planned(scheme, n)[0].slots)):
         from ._host import HostRun  # imports this module
 
         return HostRun(scheme, step, n)
