@@ -69,7 +69,7 @@ def run_while(scheme, cond, body, init, what: str = "while loop"):
 
     if not step.adjoint_reads_state():
         fwd, bwd = _stateless_rules(scheme, step, plain)
-    elif scheme.online and host_driven(scheme):
+    elif scheme.online and host_driven(scheme, 1):
         fwd, bwd = online_rules(scheme, step, test)
     elif scheme.online:
         fwd, bwd = _online_rules(scheme, step, test)
