@@ -25,7 +25,7 @@ from typing import NamedTuple
 import libcst as cst
 
 from . import _names
-from ._errors import InternalError, Locator, TransformError
+from ._errors import InternalError, Locator
 from ._liveness import Liveness
 from ._markers import Markers, find_markers
 from ._text_check import has_marker
@@ -177,11 +177,9 @@ def _validate(with_node: cst.With, item: cst.WithItem, scope, where: Locator) ->
         if arg.keyword is not None or arg.star:
             raise where.error(arg, "checkpoint(...) takes positional arguments only: "
                                    "`checkpoint(scheme, state)`. Fix: drop the keyword or star")
-    if len(call.args) < 2:
-        if not call.args:
-            raise where.error(call, "checkpoint(...) needs a scheme and the loop state, e.g. "
-                                    "`checkpoint(Revolve(4), T)`. Fix: add them")
-        _state_names([], where, call)
+    if not call.args:
+        raise where.error(call, "checkpoint(...) needs a scheme and the loop state, e.g. "
+                                "`checkpoint(Revolve(4), T)`. Fix: add them")
     state = _state_names(call.args[1:], where, call)
     body = with_node.body
     statements = list(body.body)
@@ -454,10 +452,11 @@ def rewrite_source(code: str, filename: str, *, markers: Markers | None = None, 
         found.update(markers)
     if not found:
         return Rewrite(code, None)
+    if file_lines is None:
+        file_lines = lines if lines is not None else code.splitlines()
     spans = _marked_spans(tree, found, lines) if lines is not None else None
     if spans is None:
         spans, lines = [(1, None)], [code]
-    file_lines = file_lines if file_lines is not None else (_source_lines(code) or code.splitlines())
     fresh, out, cursor, rewritten = _Fresh(code), [], 0, []
     for first, last in spans:
         text = "".join(lines[first - 1:last])
@@ -466,7 +465,7 @@ def rewrite_source(code: str, filename: str, *, markers: Markers | None = None, 
         try:
             blocks = analyse(module, found, Locator(module, filename, where_offset, file_lines), fresh.blocks)
             new = _rewrite_module(module, text, _Rewriter(blocks, module, fresh)) if blocks else None
-        except (TransformError, SyntaxError):
+        except SyntaxError:  # TransformError included: the user's problem, already located
             raise
         except Exception as exc:
             raise InternalError(f"ckpt_transform failed on {filename}, lines {where_offset + 1} and after "
