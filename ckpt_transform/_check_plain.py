@@ -118,9 +118,11 @@ def _from_hooked_module(fn):
 
 def _original_function(fn, module, name: str):
     """``fn`` with the code compiled from its module's untransformed source (same globals, defaults)."""
+    from ckpt_transform.transform._compile import function_code
+
     source = module.__loader__.get_source(module.__name__)
     module_code = compile(source, module.__file__, "exec", dont_inherit=True)
-    code = _find_code(module_code, fn.__code__.co_name, fn.__code__.co_firstlineno)
+    code = function_code(module_code, fn.__code__.co_name, fn.__code__.co_firstlineno)
     if code is None or code.co_freevars != fn.__code__.co_freevars:
         raise ValueError(
             f"check_against_plain({name}): cannot rebuild the plain loop of this function of the "
@@ -130,18 +132,6 @@ def _original_function(fn, module, name: str):
     plain = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
     plain.__kwdefaults__ = fn.__kwdefaults__
     return plain
-
-
-def _find_code(code: types.CodeType, name: str, line: int):
-    """The code object of the function ``name`` defined at ``line``, searched through ``code``."""
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            if const.co_name == name and const.co_firstlineno == line:
-                return const
-            found = _find_code(const, name, line)
-            if found is not None:
-                return found
-    return None
 
 
 def _probe(rng, like, scalar_one: bool):

@@ -118,7 +118,7 @@ class _Aligner:
 
 
 def compile_transformed(original: str, rewrite: Rewrite, filename: str, *,
-                        line_offset: int = 0, flags: int = 0, dont_inherit: bool = True) -> types.CodeType:
+                        line_offset: int = 0, flags: int = 0) -> types.CodeType:
     """Compile ``rewrite.code`` with the positions of the matching nodes of ``original``.
 
     Top-level statements outside the rewritten spans are taken from the original's tree as they
@@ -141,10 +141,10 @@ def compile_transformed(original: str, rewrite: Rewrite, filename: str, *,
                 tree.body[k] = stmt
     if line_offset:
         ast.increment_lineno(tree, line_offset)
-    return compile(tree, filename, "exec", flags=flags, dont_inherit=dont_inherit)
+    return compile(tree, filename, "exec", flags=flags, dont_inherit=True)
 
 
-def compile_source(code: str, filename: str, *, dont_inherit: bool = True) -> types.CodeType:
+def compile_source(code: str, filename: str) -> types.CodeType:
     """Transform ``code`` (if it holds a marked block) and compile it as the file ``filename``.
 
     Line numbers and columns of the user's code are the original ones, so tracebacks from inside
@@ -153,5 +153,17 @@ def compile_source(code: str, filename: str, *, dont_inherit: bool = True) -> ty
     if has_marker(code):
         rewrite = rewrite_source(code, filename)
         if rewrite.runtime:
-            return compile_transformed(code, rewrite, filename, dont_inherit=dont_inherit)
-    return compile(code, filename, "exec", dont_inherit=dont_inherit)
+            return compile_transformed(code, rewrite, filename)
+    return compile(code, filename, "exec", dont_inherit=True)
+
+
+def function_code(code: types.CodeType, name: str, line: int | None = None) -> types.CodeType | None:
+    """The code object of the function ``name`` (defined at ``line``, if given) inside ``code``."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name and line in (None, const.co_firstlineno):
+                return const
+            found = function_code(const, name, line)
+            if found is not None:
+                return found
+    return None

@@ -16,7 +16,7 @@ import inspect
 import linecache
 import types
 
-from ._compile import compile_transformed
+from ._compile import compile_transformed, function_code
 from ._errors import InternalError, TransformError
 from ._markers import find_markers
 from ._rewrite import rewrite_source
@@ -57,17 +57,6 @@ def _find_def(tree: ast.Module, fn):
         code.co_filename, code.co_firstlineno)
 
 
-def _function_code(code: types.CodeType, name: str):
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            if const.co_name == name:
-                return const
-            found = _function_code(const, name)
-            if found is not None:
-                return found
-    return None
-
-
 def transform(fn):
     """Decorator: checkpoint the marked loops of ``fn`` (put it directly above ``def``).
 
@@ -93,7 +82,7 @@ def transform(fn):
         return fn
     module_code = compile_transformed(excerpt, rewrite, filename, line_offset=offset,
                                       flags=fn.__code__.co_flags & _FUTURE_FLAGS)
-    code = _function_code(module_code, fn.__code__.co_name)
+    code = function_code(module_code, fn.__code__.co_name)
     cells = dict(zip(freevars, fn.__closure__ or ()))
     missing = [n for n in code.co_freevars if n not in cells] if code is not None else None
     if code is None or missing:
