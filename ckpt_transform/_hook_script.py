@@ -17,7 +17,7 @@ import types
 def run_script(script: str, args: list[str], packages: list[str]) -> int:
     """Run ``script`` with ``args``; modules of ``packages`` are transformed on import."""
     from ckpt_transform.hook import install_import_hook
-    from ckpt_transform.transform import compile_source, has_marker
+    from ckpt_transform.transform import compile_source
 
     try:
         with open(script, "rb") as f:
@@ -26,10 +26,7 @@ def run_script(script: str, args: list[str], packages: list[str]) -> int:
         print(f"{script}: cannot read: {e}", file=sys.stderr)
         return 2
     try:
-        if has_marker(text):
-            code = compile_source(text, script)
-        else:
-            code = compile(text, script, "exec", dont_inherit=True)
+        code = compile_source(text, script)  # plain compile() when the text has no marker
     except SyntaxError as e:
         sys.stderr.write("".join(traceback.format_exception_only(type(e), e)))
         return 1

@@ -41,7 +41,14 @@ def install_import_hook(packages: str | Iterable[str]) -> ImportHook:
     (a warning names them).
     """
     hook = ImportHook(packages)
-    _warn_already_imported(hook.packages, stacklevel=3)
+    for name in already_imported(hook.packages):
+        warnings.warn(
+            f"ckpt_transform: package {name!r} was imported before the import hook was "
+            "installed, so its modules already loaded will run untransformed; install the hook "
+            "first (or use `python -m ckpt_transform run --packages ...`)",
+            ImportHookWarning,
+            stacklevel=2,
+        )
     hook.install()
     return hook
 
@@ -194,14 +201,3 @@ def loaded_by_hook(module) -> bool:
 def already_imported(packages: tuple[str, ...]) -> list[str]:
     """The requested packages that were imported untransformed before the hook was installed."""
     return [name for name in packages if name in sys.modules and not loaded_by_hook(sys.modules[name])]
-
-
-def _warn_already_imported(packages: tuple[str, ...], stacklevel: int) -> None:
-    for name in already_imported(packages):
-        warnings.warn(
-            f"ckpt_transform: package {name!r} was imported before the import hook was "
-            "installed, so its modules already loaded will run untransformed; install the hook "
-            "first (or use `python -m ckpt_transform run --packages ...`)",
-            ImportHookWarning,
-            stacklevel=stacklevel,
-        )
