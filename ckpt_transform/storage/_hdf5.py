@@ -43,7 +43,7 @@ import h5py
 import numpy as np
 from h5py import h5s
 
-from ._store import LeafSpec, Storage, StorageError, Store, check_slots
+from ._store import LeafSpec, Storage, StorageError, Store, check_flag, check_slots
 
 FORMAT = "ckpt_transform.snapshots"
 VERSION = 1
@@ -71,14 +71,10 @@ class HDF5Storage(Storage):
                 f"HDF5Storage: compression must be None, 'gzip', 'lzf' or a gzip level 0-9, got {compression!r}"
             )
         self.compression = compression
-        if not isinstance(keep, bool):
-            raise TypeError(f"HDF5Storage: keep must be True or False, got {keep!r}")
-        if keep and self.path is None:
+        self.keep = check_flag("HDF5Storage", "keep", keep)
+        if self.keep and self.path is None:
             raise ValueError("HDF5Storage: keep=True needs an explicit path (a temporary file is always removed)")
-        self.keep = keep
-        if not isinstance(progress, bool):
-            raise TypeError(f"HDF5Storage: progress must be True or False, got {progress!r}")
-        self.progress = progress
+        self.progress = check_flag("HDF5Storage", "progress", progress)
         if self.path is not None:
             _check_writable(self.path)
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._store import Storage, Store
+from ._store import InProcessStore, Storage, check_flag
 
 
 class HostStorage(Storage):
@@ -23,9 +23,7 @@ class HostStorage(Storage):
     """
 
     def __init__(self, *, progress: bool = False):
-        if not isinstance(progress, bool):
-            raise TypeError(f"HostStorage: progress must be True or False, got {progress!r}")
-        self.progress = progress
+        self.progress = check_flag("HostStorage", "progress", progress)
 
     def __repr__(self) -> str:
         return "HostStorage(progress=True)" if self.progress else "HostStorage()"
@@ -34,10 +32,9 @@ class HostStorage(Storage):
         return HostStore(slots, leaf_specs, meta)
 
 
-class HostStore(Store):
+class HostStore(InProcessStore):
     def __init__(self, slots, leaf_specs, meta):
         super().__init__("HostStorage", slots, leaf_specs, meta)
-        self._data: list[list[np.ndarray] | None] = [None] * self.slots
 
     def _put(self, slot, step, leaves):
         arrays = []
@@ -47,12 +44,3 @@ class HostStore(Store):
             arrays.append(array)
         self._data[slot] = arrays
         return sum(a.nbytes for a in arrays)
-
-    def _get(self, slot):
-        return list(self._data[slot])
-
-    def _drop(self, slot):
-        self._data[slot] = None
-
-    def _release(self):
-        self._data = [None] * self.slots

@@ -40,11 +40,23 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 
+def _is_count(value) -> bool:
+    """Whether ``value`` is an int (Python or numpy, not bool) >= 0."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 0
+
+
 def check_slots(where: str, slots) -> int:
     """``slots`` as an int >= 0, or a ValueError saying where it was passed."""
-    if isinstance(slots, bool) or not isinstance(slots, (int, np.integer)) or slots < 0:
+    if not _is_count(slots):
         raise ValueError(f"{where}: slots must be an integer >= 0, got {slots!r}")
     return int(slots)
+
+
+def check_flag(where: str, name: str, value) -> bool:
+    """``value`` if it is True or False, else a TypeError saying where it was passed."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+    return value
 
 
 class StorageError(OSError):
@@ -129,7 +141,7 @@ class Store:
     def write(self, slot: int, step: int, leaves: Sequence[Any]) -> None:
         """Store ``leaves`` (the state at ``step``) in ``slot``, replacing what it held."""
         slot = self._check_slot(slot, "write")
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        if not _is_count(step):
             raise ValueError(f"{self.name}.write: step must be an integer >= 0, got {step!r}")
         self._check_leaves(slot, leaves)
         start = time.perf_counter()
@@ -207,3 +219,23 @@ class Store:
 
     def _release(self) -> None:
         raise NotImplementedError
+
+
+class InProcessStore(Store):
+    """A store whose snapshots are arrays this process holds, one list of leaves per slot.
+
+    Subclasses implement only ``_put``, which sets ``self._data[slot]`` and returns the bytes.
+    """
+
+    def __init__(self, name: str, slots: int, leaf_specs: Sequence[Any], meta: Mapping[str, Any] | None):
+        super().__init__(name, slots, leaf_specs, meta)
+        self._data: list[list | None] = [None] * self.slots
+
+    def _get(self, slot):
+        return list(self._data[slot])
+
+    def _drop(self, slot):
+        self._data[slot] = None
+
+    def _release(self):
+        self._data = [None] * self.slots
