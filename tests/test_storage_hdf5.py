@@ -24,15 +24,6 @@ def leaves(step):
     return [np.full((8, 8), step, np.float32) + np.arange(64, dtype=np.float32).reshape(8, 8), np.int64(step)]
 
 
-@pytest.fixture
-def tmpdir_(tmp_path, monkeypatch):
-    """The system temp dir, redirected so a test can see every file a storage leaves there."""
-    directory = tmp_path / "systemp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
-
-
 def kept_file(path, steps=(0, 5, 9)):
     with HDF5Storage(path, keep=True).open(len(steps) + 1, SPECS, META) as store:
         for slot, step in enumerate(steps):
@@ -43,36 +34,36 @@ def kept_file(path, steps=(0, 5, 9)):
 # -- temporary files ------------------------------------------------------------------------------
 
 
-def test_temporary_file_exists_while_open_and_is_removed_on_success(tmpdir_):
+def test_temporary_file_exists_while_open_and_is_removed_on_success(systemp):
     with HDF5Storage().open(2, SPECS, META) as store:
         store.write(1, 4, leaves(4))
-        assert os.listdir(tmpdir_) == [os.path.basename(store.path)]
+        assert os.listdir(systemp) == [os.path.basename(store.path)]
         assert os.path.basename(store.path).startswith(f"ckpt_transform-{os.getpid()}-")
-    assert os.listdir(tmpdir_) == []
+    assert os.listdir(systemp) == []
 
 
-def test_temporary_file_is_removed_when_an_exception_escapes(tmpdir_):
+def test_temporary_file_is_removed_when_an_exception_escapes(systemp):
     with pytest.raises(ZeroDivisionError):
         with HDF5Storage(compression="gzip").open(2, SPECS, META) as store:
             store.write(0, 1, leaves(1))
             1 / 0
     assert store.closed
-    assert os.listdir(tmpdir_) == []
+    assert os.listdir(systemp) == []
 
 
-def test_temporary_file_is_removed_when_a_store_is_abandoned(tmpdir_):
+def test_temporary_file_is_removed_when_a_store_is_abandoned(systemp):
     store = HDF5Storage().open(2, SPECS)
     store.write(0, 1, leaves(1))
-    assert len(os.listdir(tmpdir_)) == 1
+    assert len(os.listdir(systemp)) == 1
     del store
     gc.collect()
-    assert os.listdir(tmpdir_) == []
+    assert os.listdir(systemp) == []
 
 
-def test_temporary_file_is_removed_when_open_fails(tmpdir_):
+def test_temporary_file_is_removed_when_open_fails(systemp):
     with pytest.raises(TypeError, match="meta"):
         HDF5Storage().open(2, SPECS, {"bad": object()})
-    assert os.listdir(tmpdir_) == []
+    assert os.listdir(systemp) == []
 
 
 def test_explicit_path_without_keep_is_removed_on_success_and_on_error(tmp_path):
