@@ -10,6 +10,17 @@ from __future__ import annotations
 import time
 
 
+def best_time(make, repeat: int = 1) -> tuple[float, object]:
+    """``(best wall time, result)`` of ``make()`` over ``repeat`` calls, none of them a warm-up
+    (pure-Python work such as planning; JAX work goes through ``best_of``)."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = make()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
 def best_of(fn, *args, repeats: int = 5, min_seconds: float = 0.0) -> float:
     """Best wall time of ``fn(*args)`` in seconds, after one untimed warm-up call.
 

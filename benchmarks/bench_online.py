@@ -3,7 +3,7 @@
 Run: python benchmarks/bench_online.py [--no-jax]
 
 The offline optimum for n steps and c slots is r*n - C(c + r, r - 1), r the smallest repetition
-number with C(c + r, c) >= n (computed here directly, not by Revolve). Within the r=2 range
+number with C(c + r, c) >= n (the formula, not Revolve's plan). Within the r=2 range
 n <= (c+2)(c+1)/2 Online is at most one step above it; beyond, the dynamic thinning's excess is
 printed, with the stores of the forward sweep (snapshot copies while the loop runs). The JAX part times the same kernels jitted inside lax.while_loop (what the runtime runs
 for a while loop): compile time, microseconds per placed step and per reversal action.
@@ -12,26 +12,12 @@ for a while loop): compile time, microseconds per placed step and per reversal a
 from __future__ import annotations
 
 import sys
-import time
-from math import comb
+
+from _timing import best_time
 
 from ckpt_transform.schedules._actions import STORE
+from ckpt_transform.schedules._binomial import optimal_forward_steps
 from ckpt_transform.schedules._online import Online, OnlineKernels
-
-
-def offline_optimum(n: int, c: int) -> int:
-    if n <= 1:
-        return 0
-    r = 1
-    while comb(c + r, c) < n:
-        r += 1
-    return r * n - comb(c + r, r - 1)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def forward_steps_table() -> None:
@@ -43,7 +29,7 @@ def forward_steps_table() -> None:
         r2 = (c + 2) * (c + 1) // 2
         for n in sorted({r2 // 2, r2 - 1, r2, r2 + 1, 4 * r2, 1000, 10_000}):
             schedule = Online(c).plan(n)
-            best = offline_optimum(n, c)
+            best = optimal_forward_steps(n, c)
             phase = "r=2" if n <= r2 else "dynamic"
             within = "yes" if schedule.forward_steps <= 2 * n else "no"
             placed = sum(1 for a in schedule.actions[: schedule.forward_sweep_length] if a.op == STORE)
@@ -54,10 +40,10 @@ def forward_steps_table() -> None:
 def plan_times() -> None:
     print("\nplan time for n = 100_000 (pure-Python kernels, one run each):")
     for c in (4, 10, 100):
-        seconds, schedule = timed(lambda: Online(c).plan(100_000))
+        seconds, schedule = best_time(lambda: Online(c).plan(100_000))
         print(f"  Online({c}).plan(100_000): {seconds:6.2f} s, {len(schedule)} actions, "
               f"{1e6 * seconds / len(schedule):.1f} us/action, overhead {schedule.overhead:.2f} "
-              f"(offline optimum {offline_optimum(100_000, c) / 100_000:.2f})")
+              f"(offline optimum {optimal_forward_steps(100_000, c) / 100_000:.2f})")
 
 
 def jax_kernels() -> None:
@@ -91,10 +77,10 @@ def jax_kernels() -> None:
             init = (kern.reverse_init(state, steps), jnp.int32(0), jnp.int32(0))
             return jax.lax.while_loop(lambda s: s[2] == 0, body, init)[1]
 
-        compile_fwd, state = timed(lambda: jax.block_until_ready(forward(jnp.int32(3))))
-        compile_rev, _ = timed(lambda: jax.block_until_ready(reverse(state, jnp.int32(3))))
-        run_fwd, state = timed(lambda: jax.block_until_ready(forward(jnp.int32(n))))
-        run_rev, count = timed(lambda: jax.block_until_ready(reverse(state, jnp.int32(n))))
+        compile_fwd, state = best_time(lambda: jax.block_until_ready(forward(jnp.int32(3))))
+        compile_rev, _ = best_time(lambda: jax.block_until_ready(reverse(state, jnp.int32(3))))
+        run_fwd, state = best_time(lambda: jax.block_until_ready(forward(jnp.int32(n))))
+        run_rev, count = best_time(lambda: jax.block_until_ready(reverse(state, jnp.int32(n))))
         print(f"  c={c:<3} compile {compile_fwd:.2f} s + {compile_rev:.2f} s; n={n}: "
               f"place {1e6 * run_fwd / n:.2f} us/step, reverse {1e6 * run_rev / int(count):.2f} us/action "
               f"({int(count)} actions)")

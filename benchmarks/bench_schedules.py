@@ -5,23 +5,14 @@ The issue's target: Revolve(100).plan(100_000) built in under a second.
 
 from __future__ import annotations
 
-import time
+from _timing import best_time
 
 from ckpt_transform.schedules import FromCheckpointSchedules, Multistage, Periodic, Revolve, StoreAll
 from ckpt_transform.schedules._binomial import optimal_forward_steps
 
 
-def best_time(make, repeat: int = 3):
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = make()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def main() -> None:
-    seconds, schedule = best_time(lambda: Revolve(100).plan(100_000))
+    seconds, schedule = best_time(lambda: Revolve(100).plan(100_000), repeat=3)
     print(f"Revolve(100).plan(100_000): {seconds:.3f} s (best of 3), {len(schedule)} actions, "
           f"{1e6 * seconds / len(schedule):.2f} us/action, target < 1 s: {'ok' if seconds < 1 else 'MISSED'}")
     print()
@@ -41,7 +32,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for scheme, n in cases:
-        seconds, schedule = best_time(lambda: scheme.plan(n), repeat=1)
+        seconds, schedule = best_time(lambda: scheme.plan(n))
         slots = sum(schedule.budget)
         print(f"{schedule.scheme[:33]:<34}{n:>8}{schedule.forward_steps:>11}{schedule.overhead:>9.3f}"
               f"{optimal_forward_steps(n, slots):>10}{schedule.stores:>9}{schedule.peak_snapshots:>6}{seconds:>8.3f}")
