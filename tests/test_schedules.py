@@ -234,6 +234,15 @@ def test_bad_input_names_the_argument(call, error, name):
         call()
 
 
+def test_bad_input_names_the_scheme():
+    with pytest.raises(ValueError, match="^Revolve: snapshots must be >= 1, got 0$"):
+        Revolve(0)
+    with pytest.raises(TypeError, match="^Multistage.plan: steps must be an integer"):
+        Multistage(1, 1).plan("9")
+    with pytest.raises(ValueError, match="^Online.plan: steps must be >= 0, got -1$"):
+        Online(2).plan(-1)
+
+
 def test_numpy_integers_are_accepted():
     np = pytest.importorskip("numpy")
     assert Revolve(np.int64(4)).plan(np.int32(500)).forward_steps == 3213

@@ -42,7 +42,7 @@ class FromCheckpointSchedules(Scheme):
         self.disk_storage = disk_storage
 
     def plan(self, steps: int) -> Schedule:
-        steps = check_count("steps", steps, 0)
+        steps = check_count("FromCheckpointSchedules.plan: steps", steps, 0)
         if hasattr(self.source, "_iterator"):
             max_n = getattr(self.source, "max_n", None)
             if max_n is not None and steps and max_n != steps:

@@ -28,14 +28,14 @@ class Multistage(Scheme):
 
     def __init__(self, memory: int, disk: int, *, disk_storage=None, storage=None, verbose: bool = False):
         super().__init__(storage=storage, verbose=verbose)
-        self.memory = check_count("memory", memory, 0)
-        self.disk = check_count("disk", disk, 0)
+        self.memory = check_count("Multistage: memory", memory, 0)
+        self.disk = check_count("Multistage: disk", disk, 0)
         if self.memory + self.disk < 1:
-            raise ValueError("memory + disk must be >= 1 (the initial state needs a slot)")
+            raise ValueError("Multistage: memory + disk must be >= 1 (the initial state needs a slot)")
         self.disk_storage = disk_storage
 
     def plan(self, steps: int) -> Schedule:
-        steps = check_count("steps", steps, 0)
+        steps = check_count("Multistage.plan: steps", steps, 0)
         actions = binomial_actions(steps, self.memory + self.disk)
         return make_schedule(steps, assign_levels(actions, self.memory, self.disk), repr(self), (self.memory, self.disk))
 

@@ -61,14 +61,14 @@ class Online(Scheme):
 
     def __init__(self, snapshots: int, *, storage=None, verbose: bool = False):
         super().__init__(storage=storage, verbose=verbose)
-        self.snapshots = check_count("snapshots", snapshots, 1)
+        self.snapshots = check_count("Online: snapshots", snapshots, 1)
 
     def kernels(self, xp=None) -> OnlineKernels:
         """The placement and reversal kernels for this scheme, over ``xp`` (pure Python by default)."""
         return OnlineKernels(self.snapshots) if xp is None else OnlineKernels(self.snapshots, xp)
 
     def plan(self, steps: int) -> Schedule:
-        steps = check_count("steps", steps, 0)
+        steps = check_count("Online.plan: steps", steps, 0)
         kern = self.kernels()
         actions: list[Action] = []
         holds: dict[int, int] = {}

@@ -45,7 +45,7 @@ class OnlineKernels:
     """``init``, ``place``, ``reverse_init`` and ``reverse_next`` for ``snapshots`` slots and ``xp``."""
 
     def __init__(self, snapshots: int, xp=PYTHON):
-        self.c = check_count("snapshots", snapshots, 1)
+        self.c = check_count("OnlineKernels: snapshots", snapshots, 1)
         self.xp = xp
         #: steps t < r2_end are placed by the Stumm-Walther r=2 rule
         self.r2_end = min((self.c + 2) * (self.c + 1) // 2, CAP)

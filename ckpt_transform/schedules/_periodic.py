@@ -26,10 +26,10 @@ class Periodic(Scheme):
 
     def __init__(self, snapshots: int, *, storage=None, verbose: bool = False):
         super().__init__(storage=storage, verbose=verbose)
-        self.snapshots = check_count("snapshots", snapshots, 1)
+        self.snapshots = check_count("Periodic: snapshots", snapshots, 1)
 
     def plan(self, steps: int) -> Schedule:
-        steps = check_count("steps", steps, 0)
+        steps = check_count("Periodic.plan: steps", steps, 0)
         bounds = segments(steps, self.snapshots)
         count = len(bounds)
         inner = max(bounds[0][1] - bounds[0][0] - 2, 0) if bounds else 0

@@ -22,10 +22,10 @@ class Revolve(Scheme):
 
     def __init__(self, snapshots: int, *, storage=None, verbose: bool = False):
         super().__init__(storage=storage, verbose=verbose)
-        self.snapshots = check_count("snapshots", snapshots, 1)
+        self.snapshots = check_count("Revolve: snapshots", snapshots, 1)
 
     def plan(self, steps: int) -> Schedule:
-        steps = check_count("steps", steps, 0)
+        steps = check_count("Revolve.plan: steps", steps, 0)
         return make_schedule(steps, binomial_actions(steps, self.snapshots), repr(self), (self.snapshots,))
 
     def _params(self) -> str:

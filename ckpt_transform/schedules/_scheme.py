@@ -8,7 +8,8 @@ from ._schedule import Schedule
 
 
 def check_count(name: str, value, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, or a TypeError/ValueError naming the argument."""
+    """``value`` as an int >= ``minimum``, or a TypeError/ValueError naming the argument and where
+    it was passed (``name`` such as ``"Revolve: snapshots"``)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:

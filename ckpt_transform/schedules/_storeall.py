@@ -17,6 +17,6 @@ class StoreAll(Scheme):
         super().__init__(storage=storage, verbose=verbose)
 
     def plan(self, steps: int) -> Schedule:
-        steps = check_count("steps", steps, 0)
+        steps = check_count("StoreAll.plan: steps", steps, 0)
         slots = max(steps - 1, 0)
         return make_schedule(steps, binomial_actions(steps, max(slots, 1)), repr(self), (slots,))
