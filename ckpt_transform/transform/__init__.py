@@ -52,6 +52,11 @@ def __getattr__(name):
 
 
 class _CallableModule(types.ModuleType):
+    """This module's class: calling it is calling the ``transform`` decorator (see above). Kept
+    rather than renaming the subpackage because users write ``@ckpt_transform.transform`` after
+    ``import ckpt_transform``, and whether that attribute is this module or the function depends
+    on what was imported before."""
+
     def __call__(self, fn):
         return __getattr__("transform")(fn)
 
