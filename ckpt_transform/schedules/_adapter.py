@@ -35,7 +35,7 @@ class FromCheckpointSchedules(Scheme):
         super().__init__(storage=storage, verbose=verbose)
         if not callable(source) and not hasattr(source, "_iterator"):
             raise TypeError(
-                "source must be a checkpoint_schedules CheckpointSchedule or a function "
+                "FromCheckpointSchedules: source must be a checkpoint_schedules CheckpointSchedule or a function "
                 f"steps -> CheckpointSchedule, got {type(source).__name__}"
             )
         self.source = source
@@ -47,7 +47,8 @@ class FromCheckpointSchedules(Scheme):
             max_n = getattr(self.source, "max_n", None)
             if max_n is not None and steps and max_n != steps:
                 raise ValueError(
-                    f"steps ({steps}) differs from the checkpoint_schedules schedule's max_n ({max_n}); "
+                    f"FromCheckpointSchedules.plan: steps ({steps}) differs from the checkpoint_schedules "
+                    f"schedule's max_n ({max_n}); "
                     "pass a function steps -> schedule to plan any length"
                 )
             schedule = copy.deepcopy(self.source)
