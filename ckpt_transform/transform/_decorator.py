@@ -32,7 +32,8 @@ for _feature in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
 
-def _source_lines(fn) -> list:
+def _file_lines(fn) -> list:
+    """The lines of the file defining ``fn`` (as linecache holds them), or a TransformError."""
     code = fn.__code__
     lines = linecache.getlines(code.co_filename, fn.__globals__)
     if not lines:
@@ -68,7 +69,7 @@ def transform(fn):
                         f"{type(fn).__name__} {fn!r}. Fix: put @transform directly above `def` "
                         "(below any other decorator)")
     filename = fn.__code__.co_filename
-    lines = _source_lines(fn)
+    lines = _file_lines(fn)
     tree = ast.parse("".join(lines), filename)
     node = _find_def(tree, fn)
     text = "".join(lines[node.lineno - 1:node.end_lineno])  # from `def`: the decorators are dropped
