@@ -8,6 +8,13 @@ import sys
 
 _RUN_PLAIN = contextvars.ContextVar("ckpt_transform_run_plain", default=False)
 
+#: the ways to transform besides the decorator (also named by the decorator's own errors)
+HOOK_OR_CLI = (
+    "install the import hook (ckpt_transform.install_import_hook(['your_package']) before importing "
+    "the module, or run `python -m ckpt_transform run script.py`), or write the transformed source "
+    "with `ckpt-transform FILE -o DIR`"
+)
+
 
 class NotTransformedError(RuntimeError):
     """A ``with checkpoint(...)`` block ran without having been rewritten."""
@@ -25,11 +32,7 @@ def checkpoint(scheme, *state):
     where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
     raise NotTransformedError(
         f"{where}: this `with checkpoint(...)` block was not transformed, so it cannot checkpoint. "
-        "Transform it in one of three ways: decorate the enclosing function with "
-        "@ckpt_transform.transform; install the import hook "
-        "(ckpt_transform.install_import_hook(['your_package']) before importing it, or run "
-        "`python -m ckpt_transform run script.py`); or write the transformed source with "
-        "`ckpt-transform FILE -o DIR`."
+        f"Fix: decorate the enclosing function with @ckpt_transform.transform, or {HOOK_OR_CLI}."
     )
 
 

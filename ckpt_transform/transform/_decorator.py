@@ -16,16 +16,13 @@ import inspect
 import linecache
 import types
 
+from .._marker import HOOK_OR_CLI
 from ._compile import compile_transformed, function_code
 from ._errors import InternalError, TransformError
 from ._markers import find_markers
 from ._rewrite import rewrite_source
 
-_ALTERNATIVES = (
-    "Alternatives: install the import hook (ckpt_transform.install_import_hook(['your_package']) before "
-    "importing the module, or `python -m ckpt_transform run script.py`), or write the transformed source "
-    "with `ckpt-transform FILE -o DIR`."
-)
+_ALTERNATIVES = f"Alternatives: {HOOK_OR_CLI}."
 
 _FUTURE_FLAGS = 0
 for _feature in __future__.all_feature_names:
