@@ -328,3 +328,25 @@ def test_online_while_loop_under_jit_asks_for_eager_or_memory():
     f = lambda x: while_loop(lambda c: c[0] < 9, lambda c: (c[0] + 1, jnp.sin(c[1])), (0, x), scheme=scheme)[1].sum()  # noqa: E731
     with pytest.raises(HostStorageTracedError, match="MemoryStorage"):
         jax.jit(jax.grad(f))(X0)
+
+
+def test_under_jit_a_run_stopped_by_the_body_is_closed_by_the_next_run(systemp):
+    fail = [True]
+
+    def check(i):
+        if fail[0] and int(i) == 7:
+            raise RuntimeError("boom in the body")
+
+    def body(i, x):
+        jax.debug.callback(check, i)
+        return nl_body(i, x, P0)
+
+    scheme = Revolve(3, storage=HDF5Storage())
+    grad = jax.jit(jax.grad(lambda x: fori_loop(0, 20, body, x, scheme=scheme).sum()))
+    with pytest.raises(Exception, match="boom in the body"):
+        grad(X0)
+    assert len(os.listdir(systemp)) == 1  # no hook into a failed compiled call
+    fail[0] = False
+    want = jax.grad(lambda x: jax.lax.fori_loop(0, 20, lambda i, x: nl_body(i, x, P0), x).sum())(X0)
+    np.testing.assert_allclose(grad(X0), want, rtol=1e-12)
+    assert os.listdir(systemp) == []

@@ -5,7 +5,10 @@ to the compiled table executor (``run_rows``, the same ``apply_group``) with ``C
 every load and save is an ordered ``io_callback`` into the run's stores, and the executor's
 ``buffers`` is the run's handle (an int32 scalar), threaded through every call. The stores are
 opened by a callback at the start of the forward sweep and closed by one at the end of the
-reverse sweep, or when a callback fails; a newer run of the same loop closes an older one's.
+reverse sweep, or when one of these callbacks fails; a newer run of the same loop closes an older
+one's. A run stopped by an exception elsewhere in the compiled program (the body raising through
+a callback of its own) gives Python no hook: its stores stay open until the next run of the loop,
+or until the interpreter exits (temporary files are removed then).
 Statistics are reported by the closing callback, when the bytes moved are known.
 
 ``vmap`` cannot batch ordered callbacks: the opening callback takes a sliver of the state, so
