@@ -177,6 +177,20 @@ def test_four_processes_importing_at_once_all_succeed_and_leave_a_valid_cache(tm
     assert _hook_cache.read(str(pyc), source.read_bytes(), str(source)) is not None
 
 
+def make_read_only(directory):
+    """Mode 555, or for root (whom permissions do not stop) the immutable attribute."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+    elif subprocess.run(["chattr", "+i", str(directory)], capture_output=True).returncode != 0:
+        pytest.skip("running as root on a file system without chattr +i: no read-only directory to test")
+
+
+def make_writable(directory):
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(directory)], capture_output=True)
+    directory.chmod(0o755)
+
+
 @pytest.mark.parametrize("case", ["dont_write_bytecode", "read_only_dir", "cache_dir_is_a_file", "pycache_prefix"])
 def test_unwritable_or_redirected_cache(tmp_path, case):
     pkg = make_package(tmp_path / "src", {"loops.py": LOOPS})
@@ -185,9 +199,7 @@ def test_unwritable_or_redirected_cache(tmp_path, case):
     if case == "dont_write_bytecode":
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     elif case == "read_only_dir":
-        if os.geteuid() == 0:
-            pytest.skip("root ignores directory permissions")
-        package_dir.chmod(0o555)
+        make_read_only(package_dir)
     elif case == "cache_dir_is_a_file":
         (package_dir / "__pycache__").write_text("not a directory")
     else:
@@ -198,7 +210,7 @@ def test_unwritable_or_redirected_cache(tmp_path, case):
             assert report["calls_runtime"] and report["rate"] == 1.5
             assert err == ""  # silent fallback
     finally:
-        package_dir.chmod(0o755)
+        make_writable(package_dir)
     assert our_pycs(package_dir) == []
     if case == "pycache_prefix":  # the interpreter's mirror tree, and a hit the second time
         assert report["cached"] == [f"{pkg}.loops"]
