@@ -15,6 +15,7 @@ from ckpt_transform.schedules._binomial import (
     CAP,
     beta,
     optimal_forward_steps,
+    optimal_split,
     repetition_number,
     repetitions,
     reversal_cost,
@@ -127,3 +128,10 @@ def test_repetitions_cost_and_split_match_exact_revolve():
             right = cost(steps - m, slots - 1) if steps - m > 1 else 0
             assert 1 <= m < steps and m + right + cost(m, slots) == cost(steps, slots), (steps, slots, m)
     assert reversal_cost(PYTHON, 10**5, 2, 1000) == 1000 and reversal_cost(PYTHON, 1, 5, 1000) == 0
+
+
+def test_split_is_revolve_planners_split():
+    # the two forms of the split rule in _binomial: saturated over xp, and Revolve's exact one
+    for slots in (1, 2, 3, 5, 12, 40):
+        for steps in [*range(2, 400), 4321, 10**5, 10**6]:
+            assert split(PYTHON, steps, slots) == optimal_split(steps, slots, repetition_number(steps, slots))[0]

@@ -20,8 +20,7 @@ from ckpt_transform.schedules import (
     StoreAll,
     check_schedule,
 )
-from ckpt_transform.schedules._binomial import split
-from ckpt_transform.schedules._online_xp import PYTHON
+from ckpt_transform.schedules._binomial import optimal_split, repetition_number
 from ckpt_transform.schedules._periodic import segments
 
 MAX_N, MAX_S = 2000, 40
@@ -52,7 +51,7 @@ def split_rule_costs(max_n, max_s):
     cost = [[0] * (max_n + 1) for _ in range(max_s + 1)]
     for s in range(1, max_s + 1):
         for n in range(2, max_n + 1):
-            m = split(PYTHON, n, s)
+            m, _ = optimal_split(n, s, repetition_number(n, s))
             assert 1 <= m < n and (n - m == 1 or s > 1)
             cost[s][n] = m + cost[s - 1][n - m] + cost[s][m]
     return cost

@@ -10,12 +10,15 @@ needs exactly ``r`` repetitions with ``c - 1`` slots and the left part exactly `
 length with slope ``r``, so both parts must lie on the pieces of their own repetition numbers,
 ``beta(c, r - 2) <= m <= beta(c, r - 1)``.
 
-The split rule and the costs are written once, against ``ArrayOps`` (``_online_xp``), so that
-Revolve's planner (pure Python, memoised) and the Online kernels (also inside a compiled JAX loop,
-where stretch lengths are traced int32 values) use the same arithmetic. Python's exact integers
-are not available there, so these values saturate at ``CAP``: loops must stay below ``CAP`` steps.
-``repetition_number`` and ``optimal_forward_steps`` are the exact Python-int counts for reports
-and tests (a cost like ``n*(n-1)/2`` with one slot overflows int32 long before ``n`` does).
+The rule comes in two forms. On exact Python ints (``repetition_number``, ``optimal_split``,
+``optimal_forward_steps``) for Revolve's planner, reports and tests: a cost like ``n*(n-1)/2``
+with one slot overflows int32 long before ``n`` does, and the planner's hot loop lowers the
+repetition number incrementally from the parent's. And against ``ArrayOps`` (``_online_xp``:
+``beta``, ``repetitions``, ``reversal_cost``, ``split``) for the Online kernels, which also run
+inside a compiled JAX loop where stretch lengths are traced int32 values, so values saturate at
+``CAP`` and loops must stay below ``CAP`` steps. Revolve could plan through the second form (it
+did, memoised), but a cold plan was 1.5-5x slower (``StoreAll().plan(100_000)`` 1.1 s -> 5.9 s);
+``tests/test_online_kernels.py`` checks that both forms give the same split and costs.
 
 ``beta`` reads a small constant table for ``3 <= min(s, r) <= 32`` and uses closed forms for
 ``min(s, r) <= 2``; every larger value exceeds ``CAP``. ``repetitions`` is a fixed 16-probe
@@ -59,6 +62,19 @@ def optimal_forward_steps(steps: int, slots: int) -> int:
         return 0
     reps = repetition_number(steps, slots)
     return reps * steps - comb(slots + reps, reps - 1)
+
+
+def optimal_split(length: int, slots: int, reps: int) -> tuple[int, int]:
+    """Where to split ``length >= 2`` steps with ``slots`` slots: ``(m, r)``, ``r`` the exact
+    repetition number. ``reps`` is any upper bound on ``r`` (the parent's), lowered here.
+    """
+    if slots == 1:
+        return length - 1, length - 1
+    while reps > 1 and comb(slots + reps - 1, slots) >= length:
+        reps -= 1
+    # C(slots + reps - 2, slots) is 0 for reps = 1, as beta(slots, -1) is
+    right = min(length - 1, comb(slots - 1 + reps, reps), length - comb(slots + reps - 2, slots))
+    return length - right, reps
 
 
 # -- saturated int32 arithmetic over ``xp`` (numpy, jax.numpy or pure Python) -------------------

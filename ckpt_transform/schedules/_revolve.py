@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from ._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE, Action
-from ._binomial import CAP, split
-from ._online_xp import PYTHON
+from ._binomial import optimal_split, repetition_number
 from ._schedule import Schedule, make_schedule
 from ._scheme import Scheme, check_count
-
-# the split rule on Python ints, memoised (the same lengths and slot counts recur all over a plan)
-_split = PYTHON.elementwise(split)
 
 
 class Revolve(Scheme):
@@ -34,8 +30,6 @@ class Revolve(Scheme):
 
 def binomial_actions(steps: int, snapshots: int) -> list[Action]:
     """The whole Revolve action list: store the initial state, reverse, free it."""
-    if steps >= CAP:
-        raise ValueError(f"steps must be < {CAP} for binomial checkpointing, got {steps}")
     actions: list[Action] = []
     if steps > 1:
         actions.append(Action(STORE, 0, -1, 0, 0))
@@ -62,10 +56,10 @@ def _reverse_segment(out: list, start: int, end: int, slots: list[int]) -> None:
     total = len(slots)
     append = out.append
     new = tuple.__new__  # builds an Action without the NamedTuple's Python-level __new__ (hot loop)
-    stack = [(_REVERSE, start, end, 0)]
+    stack = [(_REVERSE, start, end, 0, repetition_number(end - start, total))]
     pop, push = stack.pop, stack.append
     while stack:
-        kind, a, b, depth = pop()
+        kind, a, b, depth, reps = pop()
         if kind == _RESTORE:
             append(new(Action, (RESTORE, a, -1, slots[depth], 0)))
             continue
@@ -75,11 +69,12 @@ def _reverse_segment(out: list, start: int, end: int, slots: list[int]) -> None:
         if b - a == 1:
             append(new(Action, (ADJOINT, a, -1, -1, 0)))
             continue
-        mid = a + _split(b - a, total - depth)
+        split, reps = optimal_split(b - a, total - depth, reps)
+        mid = a + split
         append(new(Action, (ADVANCE, a, mid, -1, 0)))
-        push((_REVERSE, a, mid, depth))
-        push((_RESTORE, a, -1, depth))
+        push((_REVERSE, a, mid, depth, max(reps - 1, 1)))
+        push((_RESTORE, a, -1, depth, 0))
         if b - mid > 1:
             append(new(Action, (STORE, mid, -1, slots[depth + 1], 0)))
-            push((_FREE, mid, -1, depth + 1))
-        push((_REVERSE, mid, b, depth + 1))
+            push((_FREE, mid, -1, depth + 1, 0))
+        push((_REVERSE, mid, b, depth + 1, reps))
