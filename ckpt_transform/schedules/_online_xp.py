@@ -1,8 +1,7 @@
 """Array namespaces for the Online kernels: pure Python (planning), numpy, jax.numpy (runtime).
 
 The kernels are written once against this small interface, so ``Online.plan`` and the compiled
-runtime run the very same integer arithmetic and produce the very same actions (Revolve's planner
-uses the binomial split rule of ``_binomial`` through ``PYTHON`` too). The kernels keep
+runtime run the very same integer arithmetic and produce the very same actions. The kernels keep
 every value below 2**31 (positions and binomials saturate at ``2**30``), so Python's unbounded ints,
 numpy's int32 and JAX's int32 agree, and ``argmin`` returns the first minimum everywhere.
 
