@@ -16,9 +16,9 @@ with one slot overflows int32 long before ``n`` does, and the planner's hot loop
 repetition number incrementally from the parent's. And against ``ArrayOps`` (``_online_xp``:
 ``beta``, ``repetitions``, ``reversal_cost``, ``split``) for the Online kernels, which also run
 inside a compiled JAX loop where stretch lengths are traced int32 values, so values saturate at
-``CAP`` and loops must stay below ``CAP`` steps. Revolve could plan through the second form (it
-did, memoised), but a cold plan was 1.5-5x slower (``StoreAll().plan(100_000)`` 1.1 s -> 5.9 s);
-``tests/test_online_kernels.py`` checks that both forms give the same split and costs.
+``CAP`` and loops must stay below ``CAP`` steps. Planning Revolve through the second form, even
+memoised, measured 1.5-5x slower on a cold cache (``StoreAll().plan(100_000)``: 1.1 s -> 5.9 s), so
+both stay; ``tests/test_online_kernels.py`` checks that they give the same split and costs.
 
 ``beta`` reads a small constant table for ``3 <= min(s, r) <= 32`` and uses closed forms for
 ``min(s, r) <= 2``; every larger value exceeds ``CAP``. ``repetitions`` is a fixed 16-probe
