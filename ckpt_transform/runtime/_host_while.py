@@ -55,7 +55,6 @@ def online_rules(scheme, step, test):
                 bar.update(end - t)
                 run.counts[0] += end - t
                 placement, t = ahead, end
-            slots.settle()
             run.plan(t)
         except BaseException:
             run.close()
