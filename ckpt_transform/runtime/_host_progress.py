@@ -13,8 +13,9 @@ class _NoBar:
         pass
 
 
-def progress_bar(enabled: bool, total: int, desc: str):
-    """A tqdm bar counting ``total`` steps, or a no-op bar when disabled or tqdm is missing."""
+def progress_bar(enabled: bool, total: int | None, desc: str):
+    """A tqdm bar counting ``total`` steps (None: unknown), or a no-op bar when disabled or tqdm
+    is missing."""
     if not enabled:
         return _NoBar()
     try:
