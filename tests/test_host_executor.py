@@ -350,3 +350,20 @@ def test_under_jit_a_run_stopped_by_the_body_is_closed_by_the_next_run(systemp):
     want = jax.grad(lambda x: jax.lax.fori_loop(0, 20, lambda i, x: nl_body(i, x, P0), x).sum())(X0)
     np.testing.assert_allclose(grad(X0), want, rtol=1e-12)
     assert os.listdir(systemp) == []
+
+
+def test_inner_loop_on_hdf5_inside_a_checkpointed_loop(systemp):
+    inner_scheme = Revolve(2, storage=HDF5Storage())
+
+    def loss(x, p, outer_loop, inner_loop):
+        inner = lambda j, x: 0.9 * inner_loop(0, 5, lambda i, y: nl_body(i, y, p), x)  # noqa: E731
+        return jnp.sum(outer_loop(0, 4, inner, x) ** 2)
+
+    ours = lambda x, p: loss(  # noqa: E731
+        x, p, lambda a, b, f, x: fori_loop(a, b, f, x, scheme=Revolve(2, storage=HostStorage())),
+        lambda a, b, f, x: fori_loop(a, b, f, x, scheme=inner_scheme))
+    plain = lambda x, p: loss(x, p, jax.lax.fori_loop, jax.lax.fori_loop)  # noqa: E731
+    for a, b in zip(jax.grad(ours, argnums=(0, 1))(X0, P0), jax.grad(plain, argnums=(0, 1))(X0, P0)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    assert inner_scheme.last_stats.bytes_written > 0  # the inner runs went through callbacks
+    assert os.listdir(systemp) == []
