@@ -236,7 +236,7 @@ def test_program_size_does_not_grow_with_steps_and_buffers_avoid_conditionals():
     small, large = _compiled_hlo(20), _compiled_hlo(2000)
     assert small.count(" while(") == large.count(" while(")
     assert abs(len(large) - len(small)) < 0.02 * len(small)  # only the table's shape changes
-    buffer = "f32[3,1920]"  # 3 slots of 48 x 40 floats, packed
+    buffer = "f32[3,48,40]"  # 3 slots of 48 x 40 floats
     assert buffer in large
     branches = set()
     for names in re.findall(r"conditional\(.*branch_computations=\{([^}]*)\}", large):

@@ -21,7 +21,7 @@ def host_driven(scheme, levels: int) -> bool:
 
 
 def in_graph_layout(scheme, step):
-    """The packed buffer layout of the compiled executor (in-memory storage only)."""
+    """The snapshot buffers of the compiled executor, one per leaf (in-memory storage only)."""
     if host_driven(scheme, 1):
         raise AssertionError(
             f"ckpt_transform internal error: {scheme!r} keeps snapshots off the device, so the "

@@ -6,7 +6,7 @@ runs, so a group costs one loop iteration instead of three or four. ``apply_grou
 definition of the action semantics. It works with Python integers (a host-driven executor, one
 group at a time, ``slots`` backed by a host ``Store``) and with traced integers (the compiled
 executor below, where a group is a row of an int32 table and ``slots`` is the in-graph
-``PackedLayout``).
+``SnapshotLayout``).
 
 With traced integers every part is guarded. The adjoint is a ``lax.cond`` over the cotangents.
 Restore and store touch the snapshot buffers, which must never be an operand of a conditional

@@ -1,18 +1,19 @@
-"""``MemoryStorage``: snapshots in one device buffer per dtype, inside the compiled program.
+"""``MemoryStorage``: snapshots in device buffers inside the compiled program.
 
-The compiled executor keeps every snapshot in a stacked buffer of shape ``(slots, size)`` per
-dtype, the state's leaves raveled and packed side by side. Few large arrays make cheap loop
-carries, and a store or restore is one ``dynamic_update_slice``/``dynamic_slice`` per dtype that
-XLA performs in place. ``open`` gives the same storage to a host-driven executor as a
-``Store`` holding device arrays.
+The compiled executor keeps each state leaf's snapshots in a buffer of shape
+``(slots, *leaf.shape)``. Its trailing axes are the leaf's own axes, so XLA's sharding propagation
+gives the buffer the leaf's sharding: a state split across devices keeps every snapshot split the
+same way, and no device holds more than its shard. A store or restore is one
+``dynamic_update_slice``/``dynamic_slice`` per leaf on the slot axis, which XLA performs in place.
+Leaves are not packed into one flat buffer per dtype: such a buffer has no sharding to inherit,
+so XLA replicates it on every device (and it measured no faster, see ``SnapshotLayout``).
+``open`` gives the same storage to a host-driven executor as a ``Store`` holding device arrays.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, Mapping, Sequence
-
-import numpy as np
 
 from ._store import LeafSpec, Storage, Store
 
@@ -23,65 +24,47 @@ class MemoryStorage(Storage):
     #: the compiled executor keeps this storage's snapshots in the program itself
     in_graph = True
 
-    def layout(self, leaf_specs: Sequence[Any]) -> PackedLayout:
-        """How the leaves are packed into per-dtype buffers (see ``PackedLayout``)."""
-        return PackedLayout([LeafSpec.of(s) for s in leaf_specs])
+    def layout(self, leaf_specs: Sequence[Any]) -> SnapshotLayout:
+        """The snapshot buffers of the compiled executor for these leaves (see ``SnapshotLayout``)."""
+        return SnapshotLayout([LeafSpec.of(s) for s in leaf_specs])
 
     def open(self, slots: int, leaf_specs: Sequence[Any], meta: Mapping[str, Any] | None = None) -> MemoryStore:
         return MemoryStore(slots, leaf_specs, meta)
 
 
-class PackedLayout:
-    """Leaves grouped by dtype, each group raveled into one row of a ``(slots, size)`` buffer."""
+class SnapshotLayout:
+    """One ``(slots, *shape)`` buffer per leaf; slot ``s`` of every buffer is one snapshot.
+
+    Measured against packing the leaves into one ``(slots, size)`` buffer per dtype (Revolve(8),
+    300 steps, one CPU device): as fast for a few large leaves, 10-25 % faster for 64-512 small
+    ones, and faster to compile, since a store is one in-place update per leaf either way.
+    """
 
     def __init__(self, specs: Sequence[LeafSpec]):
         self.specs = tuple(specs)
-        self.dtypes: list[np.dtype] = []
-        #: per leaf: (buffer index, offset, size)
-        self.places: list[tuple[int, int, int]] = []
-        sizes: list[int] = []
-        for spec in self.specs:
-            if spec.dtype not in self.dtypes:
-                self.dtypes.append(spec.dtype)
-                sizes.append(0)
-            b = self.dtypes.index(spec.dtype)
-            size = math.prod(spec.shape)
-            self.places.append((b, sizes[b], size))
-            sizes[b] += size
-        self.sizes = tuple(sizes)
-        #: bytes of one snapshot
-        self.nbytes = sum(size * dtype.itemsize for size, dtype in zip(self.sizes, self.dtypes))
 
     def empty(self, slots: int) -> list:
         """Zeroed buffers for ``slots`` snapshots (at least one row: traced guards index it)."""
         import jax.numpy as jnp
 
         slots = max(slots, 1)
-        return [jnp.zeros((slots, size), dtype) for size, dtype in zip(self.sizes, self.dtypes)]
+        return [jnp.zeros((slots, *s.shape), s.dtype) for s in self.specs]
 
     def save(self, buffers: list, slot, leaves: Sequence[Any]) -> list:
-        """``buffers`` with ``leaves`` written into row ``slot`` (slot may be traced)."""
+        """``buffers`` with ``leaves`` written into slot ``slot`` (may be traced)."""
         import jax.numpy as jnp
         from jax import lax
 
         slot = jnp.asarray(slot, jnp.int32)
-        buffers = list(buffers)
-        for leaf, (b, offset, size) in zip(leaves, self.places):
-            row = lax.reshape(leaf, (1, size)) if size else leaf.reshape(1, 0)
-            buffers[b] = lax.dynamic_update_slice(buffers[b], row, (slot, jnp.int32(offset)))
-        return buffers
+        return [lax.dynamic_update_index_in_dim(b, leaf, slot, 0) for b, leaf in zip(buffers, leaves)]
 
     def load(self, buffers: list, slot) -> list:
-        """The leaves held in row ``slot`` (slot may be traced)."""
+        """The leaves held in slot ``slot`` (may be traced)."""
         import jax.numpy as jnp
         from jax import lax
 
         slot = jnp.asarray(slot, jnp.int32)
-        leaves = []
-        for spec, (b, offset, size) in zip(self.specs, self.places):
-            row = lax.dynamic_slice(buffers[b], (slot, jnp.int32(offset)), (1, size))
-            leaves.append(row.reshape(spec.shape))
-        return leaves
+        return [lax.dynamic_index_in_dim(b, slot, 0, keepdims=False) for b in buffers]
 
 
 class MemoryStore(Store):
