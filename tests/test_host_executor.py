@@ -139,7 +139,7 @@ def test_pytree_carry_with_integer_leaf_and_counted_while_loop(systemp):
 
 def test_vjp_called_twice_repeats_the_forward_sweep():
     scheme = Revolve(2, storage=HostStorage())
-    out, pull = jax.vjp(lambda x: fori_loop(0, 12, lambda i, x: nl_body(i, x, P0), x, scheme=scheme), X0)
+    _, pull = jax.vjp(lambda x: fori_loop(0, 12, lambda i, x: nl_body(i, x, P0), x, scheme=scheme), X0)
     want = jax.vjp(lambda x: jax.lax.fori_loop(0, 12, lambda i, x: nl_body(i, x, P0), x), X0)[1]
     for ct in (jnp.ones(3), jnp.arange(3.0)):
         np.testing.assert_allclose(pull(ct)[0], want(ct)[0], rtol=1e-12)
@@ -178,7 +178,7 @@ def test_exception_after_the_loop_removes_the_file(systemp):
     scheme = Revolve(3, storage=HDF5Storage())
 
     def loss(x):
-        y = fori_loop(0, 20, lambda i, x: nl_body(i, x, P0), x, scheme=scheme)
+        fori_loop(0, 20, lambda i, x: nl_body(i, x, P0), x, scheme=scheme)
         assert len(os.listdir(systemp)) == 1  # the forward sweep's snapshots, waiting for the reverse
         raise ValueError("after the loop")
 
