@@ -94,11 +94,6 @@ def test_burgers_same_gradient_on_1_and_4_devices(burgers_runs):
         assert np.max(np.abs(four - one)) <= 1e-12 * np.max(np.abs(one)), key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime gap: MemoryStorage packs each snapshot into one flat (slots, size) buffer with no "
-    "sharding, which XLA keeps whole on every device; remove this mark when the snapshots are split",
-)
 def test_burgers_snapshots_stay_sharded(burgers_runs):
     status, output, _ = burgers_runs[4]
     assert "snapshots split with the state: ok" in output, output
