@@ -19,6 +19,7 @@ saying to use ``MemoryStorage``.
 from __future__ import annotations
 
 from collections import deque
+from contextlib import contextmanager
 
 import jax
 import jax.numpy as jnp
@@ -75,41 +76,41 @@ class Callbacks:
         return np.int32(self.handle)
 
     def write(self, handle, slot, *leaves):
-        with self._failing_closes(handle):
-            store, local = self.run.slots.places[int(slot)]
+        store, local = self._place(handle, slot)
+        with self._closing_on_error():
             store.write(local, self.steps[int(slot)].popleft(), leaves)  # copies: leaves live only now
         return handle
 
     def read(self, handle, slot):
-        with self._failing_closes(handle):
-            store, local = self.run.slots.places[int(slot)]
+        store, local = self._place(handle, slot)
+        with self._closing_on_error():
             return store.read(local)[1]
 
     def close(self, handle):
-        with self._failing_closes(handle):
-            pass
+        self._check(handle)
         self.run.finish(self.run.close())
 
-    def _failing_closes(self, handle):
-        run = self.run
-        if int(handle) != self.handle or run.slots is None:
+    def _place(self, handle, slot):
+        """(store, slot in it) of the open run."""
+        self._check(handle)
+        return self.run.slots.places[int(slot)]
+
+    def _check(self, handle) -> None:
+        """An error unless ``handle`` is the open run's."""
+        if int(handle) != self.handle or self.run.slots is None:
             raise RuntimeError(
-                f"{run.scheme!r}: the snapshots of this run of the loop were released (a newer run of "
-                "the same loop started, or this reverse sweep ran already); run the forward pass again"
+                f"{self.run.scheme!r}: the snapshots of this run of the loop were released (a newer "
+                "run of the same loop started, or this reverse sweep ran already); run the forward "
+                "pass again"
             )
-        return _CloseOnError(run)
 
-
-class _CloseOnError:
-    def __init__(self, run):
-        self.run = run
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, *rest):
-        if kind is not None:
+    @contextmanager
+    def _closing_on_error(self):
+        try:
+            yield
+        except BaseException:
             self.run.close()
+            raise
 
 
 def traced_forward(run, rows, consts, leaves):
