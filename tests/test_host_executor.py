@@ -367,3 +367,10 @@ def test_inner_loop_on_hdf5_inside_a_checkpointed_loop(systemp):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
     assert inner_scheme.last_stats.bytes_written > 0  # the inner runs went through callbacks
     assert os.listdir(systemp) == []
+
+
+def test_jit_of_the_vjp_of_an_eager_forward_pass_asks_for_eager():
+    scheme = Revolve(2, storage=HostStorage())
+    _, pull = jax.vjp(lambda x: fori_loop(0, 12, lambda i, x: nl_body(i, x, P0), x, scheme=scheme), X0)
+    with pytest.raises(HostStorageTracedError, match="forward pass ran eagerly"):
+        jax.jit(pull)(jnp.ones(3))
