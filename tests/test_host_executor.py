@@ -4,7 +4,6 @@ real stores and restores counted in bytes, files opened first and always removed
 import gc
 import os
 import sys
-import tempfile
 
 import jax
 import jax.numpy as jnp
@@ -16,15 +15,6 @@ from ckpt_transform.runtime._host import HostStorageTracedError
 from ckpt_transform.schedules import Online, Periodic, Revolve
 from ckpt_transform.schedules._actions import ADVANCE, RESTORE, STORE
 from ckpt_transform.storage import HDF5Storage, HostStorage, StorageError
-
-
-@pytest.fixture
-def systemp(tmp_path, monkeypatch):
-    """The system temp dir, redirected so a test sees every file a temporary storage leaves."""
-    directory = tmp_path / "systemp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
 
 
 def io_bytes(schedule, levels, nbytes):

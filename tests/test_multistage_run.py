@@ -10,7 +10,7 @@ import pytest
 from ckpt_transform.runtime import fori_loop
 from ckpt_transform.schedules import Multistage
 from ckpt_transform.storage import HDF5Storage, HostStorage
-from test_host_executor import P0, X0, heat_seed, io_bytes, nl_body, systemp  # noqa: F401 (fixture)
+from test_host_executor import P0, X0, heat_seed, io_bytes, nl_body
 
 
 def test_heat_seed_memory_2_disk_6_on_hdf5(systemp):
