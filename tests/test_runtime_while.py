@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ckpt_transform.runtime import checkpointed_range, checkpointed_while, fori_loop, while_loop
+from ckpt_transform.runtime import checkpointed_range, fori_loop, while_loop
 from ckpt_transform.runtime._while import UnknownTripCountError
 from ckpt_transform.schedules import Online, Revolve, StoreAll
 
