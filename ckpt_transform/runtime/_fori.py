@@ -41,11 +41,11 @@ class TableRun:
     def __init__(self, scheme, step: Step, n: int):
         self.scheme, self.step, self.n = scheme, step, n
         self.schedule, self.table = planned(scheme, n)
-        self.layout = in_graph_layout(scheme, step)
+        self.layout = in_graph_layout(scheme)
 
     def forward(self, rows, consts, leaves):
         """(result leaves, state at n-1, snapshot buffers) after the forward sweep."""
-        carry = Carry(leaves, self.layout.empty(self.table.slots))
+        carry = Carry(leaves, self.layout.empty(self.table.slots, leaves))
         carry = run_rows(rows, 0, self.table.forward, carry, self.step, consts, self.layout)
         return self.step(self.n - 1, carry.hand, consts), carry.hand, carry.buffers
 

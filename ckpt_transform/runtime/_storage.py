@@ -20,11 +20,11 @@ def host_driven(scheme, levels: int) -> bool:
     return not all(getattr(s, "in_graph", False) for s in level_storages(scheme, levels))
 
 
-def in_graph_layout(scheme, step):
+def in_graph_layout(scheme):
     """The snapshot buffers of the compiled executor, one per leaf (in-memory storage only)."""
     if host_driven(scheme, 1):
         raise AssertionError(
             f"ckpt_transform internal error: {scheme!r} keeps snapshots off the device, so the "
             "host-driven executor should run it, not the compiled one; please report this"
         )
-    return MemoryStorage().layout(step.avals)
+    return MemoryStorage().layout()

@@ -108,7 +108,7 @@ def _stateless_rules(scheme, step: Step, plain):
 
 def _online_rules(scheme, step: Step, test: Traced):
     kern = scheme.kernels(ArrayOps(jnp, lax))
-    layout = in_graph_layout(scheme, step)
+    layout = in_graph_layout(scheme)
     slots = scheme.snapshots
 
     def fwd(consts, cconsts, diff, other):
@@ -121,7 +121,7 @@ def _online_rules(scheme, step: Step, test: Traced):
             y = step(t, x, consts)
             return t + 1, x, y, test(cconsts, y)[0], placement, buffers, stores + (slot >= 0)
 
-        start = (jnp.int32(0), leaves, leaves, test(cconsts, leaves)[0], kern.init(), layout.empty(slots), jnp.int32(0))
+        start = (jnp.int32(0), leaves, leaves, test(cconsts, leaves)[0], kern.init(), layout.empty(slots, leaves), jnp.int32(0))
         n, before, out, _, placement, buffers, stores = lax.while_loop(lambda c: c[3], iteration, start)
         return step.split(out), (consts, before, buffers, placement, n, stores)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from ._store import LeafSpec, Storage, Store
+from ._store import Storage, Store
 
 
 class MemoryStorage(Storage):
@@ -24,9 +24,9 @@ class MemoryStorage(Storage):
     #: the compiled executor keeps this storage's snapshots in the program itself
     in_graph = True
 
-    def layout(self, leaf_specs: Sequence[Any]) -> SnapshotLayout:
-        """The snapshot buffers of the compiled executor for these leaves (see ``SnapshotLayout``)."""
-        return SnapshotLayout([LeafSpec.of(s) for s in leaf_specs])
+    def layout(self) -> SnapshotLayout:
+        """How the compiled executor keeps the snapshots (see ``SnapshotLayout``)."""
+        return SnapshotLayout()
 
     def open(self, slots: int, leaf_specs: Sequence[Any], meta: Mapping[str, Any] | None = None) -> MemoryStore:
         return MemoryStore(slots, leaf_specs, meta)
@@ -40,15 +40,14 @@ class SnapshotLayout:
     ones, and faster to compile, since a store is one in-place update per leaf either way.
     """
 
-    def __init__(self, specs: Sequence[LeafSpec]):
-        self.specs = tuple(specs)
-
-    def empty(self, slots: int) -> list:
-        """Zeroed buffers for ``slots`` snapshots (at least one row: traced guards index it)."""
+    def empty(self, slots: int, leaves: Sequence[Any]) -> list:
+        """Zeroed buffers for ``slots`` snapshots of ``leaves`` (at least one row: traced guards
+        index it). Each is broadcast from its leaf, so that under explicit sharding
+        (``jax.sharding.AxisType.Explicit``) it has the leaf's sharding in its type too."""
         import jax.numpy as jnp
+        from jax import lax
 
-        slots = max(slots, 1)
-        return [jnp.zeros((slots, *s.shape), s.dtype) for s in self.specs]
+        return [lax.broadcast(jnp.zeros_like(leaf), (max(slots, 1),)) for leaf in leaves]
 
     def save(self, buffers: list, slot, leaves: Sequence[Any]) -> list:
         """``buffers`` with ``leaves`` written into slot ``slot`` (may be traced)."""
