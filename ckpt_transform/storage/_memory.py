@@ -6,7 +6,7 @@ gives the buffer the leaf's sharding: a state split across devices keeps every s
 same way, and no device holds more than its shard. A store or restore is one
 ``dynamic_update_slice``/``dynamic_slice`` per leaf on the slot axis, which XLA performs in place.
 Leaves are not packed into one flat buffer per dtype: such a buffer has no sharding to inherit,
-so XLA replicates it on every device (and it was no faster, see ``SnapshotLayout``).
+so XLA replicates it on every device (and was rarely faster, see ``SnapshotLayout``).
 ``open`` gives the same storage to a host-driven executor as a ``Store`` holding device arrays.
 """
 
