@@ -50,7 +50,7 @@ def jax_kernels() -> None:
     import jax
     import jax.numpy as jnp
 
-    from ckpt_transform.schedules._online_xp import ArrayOps
+    from ckpt_transform.schedules._array_ops import ArrayOps
 
     print("\nkernels under jax.jit inside lax.while_loop (CPU):")
     xp = ArrayOps(jnp, jax.lax)

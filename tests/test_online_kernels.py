@@ -22,7 +22,7 @@ from ckpt_transform.schedules._binomial import (
     split,
 )
 from ckpt_transform.schedules._online import Online, OnlineKernels
-from ckpt_transform.schedules._online_xp import NUMPY, PYTHON, ArrayOps
+from ckpt_transform.schedules._array_ops import NUMPY, PYTHON, ArrayOps
 
 JAX = ArrayOps(jnp, jax.lax)
 

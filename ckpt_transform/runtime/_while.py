@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..schedules._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
-from ..schedules._online_xp import ArrayOps
+from ..schedules._array_ops import ArrayOps
 from ._fori import TableRun, make_run
 from ._stats import emit
 from ._step import CarryError, Consts, Step, defined_at

@@ -13,7 +13,7 @@ length with slope ``r``, so both parts must lie on the pieces of their own repet
 The rule comes in two forms. On exact Python ints (``repetition_number``, ``optimal_split``,
 ``optimal_forward_steps``) for Revolve's planner, reports and tests: a cost like ``n*(n-1)/2``
 with one slot overflows int32 long before ``n`` does, and the planner's hot loop lowers the
-repetition number incrementally from the parent's. And against ``ArrayOps`` (``_online_xp``:
+repetition number incrementally from the parent's. And against ``ArrayOps`` (``_array_ops``:
 ``beta``, ``repetitions``, ``reversal_cost``, ``split``) for the Online kernels, which also run
 inside a compiled JAX loop where stretch lengths are traced int32 values, so values saturate at
 ``CAP`` and loops must stay below ``CAP`` steps. Planning Revolve through the second form, even

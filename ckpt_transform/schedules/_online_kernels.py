@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from ._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
 from ._binomial import CAP, reversal_cost, split
-from ._online_xp import PYTHON
+from ._array_ops import PYTHON
 from ._scheme import check_count
 
 _HUGE = (1 << 31) - 1

@@ -1,4 +1,4 @@
-"""Array namespaces for the Online kernels: pure Python (planning), numpy, jax.numpy (runtime).
+"""Array namespaces for the integer kernels (Online, binomial): pure Python, numpy, jax.numpy.
 
 The kernels are written once against this small interface, so ``Online.plan`` and the compiled
 runtime run the very same integer arithmetic and produce the very same actions. The kernels keep
