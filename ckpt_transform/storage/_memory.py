@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from ._store import Storage, Store
+from ._store import InProcessStore, Storage
 
 
 class MemoryStorage(Storage):
@@ -67,24 +67,14 @@ class SnapshotLayout:
         return [lax.dynamic_index_in_dim(b, slot, 0, keepdims=False) for b in buffers]
 
 
-class MemoryStore(Store):
+class MemoryStore(InProcessStore):
     """``MemoryStorage`` for a host-driven executor: the leaves stay JAX arrays on their device."""
 
     def __init__(self, slots, leaf_specs, meta):
         super().__init__("MemoryStorage", slots, leaf_specs, meta)
-        self._data: list[list | None] = [None] * self.slots
 
     def _put(self, slot, step, leaves):
         import jax.numpy as jnp
 
         self._data[slot] = [jnp.array(leaf, copy=True) for leaf in leaves]
         return sum(spec.dtype.itemsize * math.prod(spec.shape) for spec in self.leaf_specs)
-
-    def _get(self, slot):
-        return list(self._data[slot])
-
-    def _drop(self, slot):
-        self._data[slot] = None
-
-    def _release(self):
-        self._data = [None] * self.slots
