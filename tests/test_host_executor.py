@@ -13,71 +13,26 @@ import pytest
 from ckpt_transform.runtime import checkpointed_range, fori_loop, while_loop
 from ckpt_transform.runtime._host import HostStorageTracedError
 from ckpt_transform.schedules import Online, Periodic, Revolve
-from ckpt_transform.schedules._actions import ADVANCE, RESTORE, STORE
+from ckpt_transform.schedules._actions import ADVANCE
 from ckpt_transform.storage import HDF5Storage, HostStorage, StorageError
 
-
-def io_bytes(schedule, levels, nbytes):
-    """(bytes written, bytes read) the schedule moves through the off-device ``levels``."""
-    stores = sum(1 for a in schedule.actions if a.op == STORE and a.level in levels)
-    restores = sum(1 for a in schedule.actions if a.op == RESTORE and a.level in levels)
-    return stores * nbytes, restores * nbytes
+from _loop_cases import P0, X0, check_heat_seed, io_bytes, nl_body
 
 
 # ---- the seed example ------------------------------------------------------------------------
-
-
-def heat_step(T, lam):
-    return T.at[1:-1].add(lam * (T[2:] - 2 * T[1:-1] + T[:-2]))
-
-
-T0 = jnp.zeros(100).at[0].set(20.0)
-
-
-def heat_seed(scheme):
-    """The seed numbers, and d/dlam against forward-mode AD of the plain loop: stats returned."""
-
-    def final(T, lam):
-        return fori_loop(0, 500, lambda i, T: heat_step(T, lam), T, scheme=scheme)
-
-    assert abs(np.linalg.norm(final(T0, 0.5)) - 66.21987468492061) < 1e-11
-    # w.r.t. T only the adjoint reads no state: no snapshots, no storage
-    g = jax.grad(lambda T: final(T, 0.5).sum())(T0)
-    assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
-    assert scheme.last_stats.stores == 0 and scheme.last_stats.bytes_written == 0
-    # with lam, every adjoint step reads its state: the schedule runs on the storage
-    g, g_lam = jax.grad(lambda T, lam: final(T, lam).sum(), argnums=(0, 1))(T0, 0.5)
-    assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
-    plain = lambda lam: jax.lax.fori_loop(0, 500, lambda i, T: heat_step(T, lam), T0).sum()  # noqa: E731
-    _, want = jax.jvp(plain, (0.5,), (1.0,))
-    np.testing.assert_allclose(g_lam, want, rtol=1e-12)
-    plan = scheme.plan(500)
-    stats = scheme.last_stats
-    assert (stats.steps, stats.adjoint_steps, stats.stores) == (500, 500, plan.stores)
-    assert stats.forward_steps == plan.forward_steps + 1
-    assert stats.peak_snapshots == plan.peak_snapshots and stats.snapshot_bytes == 800
-    return plan, stats
 
 
 @pytest.mark.parametrize("storage", [HDF5Storage(), HostStorage()], ids=repr)
 @pytest.mark.parametrize("make", [lambda s: Revolve(100, storage=s), lambda s: Periodic(100, storage=s),
                                   lambda s: Revolve(4, storage=s)], ids=["Revolve(100)", "Periodic(100)", "Revolve(4)"])
 def test_heat_seed_on_storage(make, storage, systemp):
-    plan, stats = heat_seed(make(storage))
+    plan, stats = check_heat_seed(make(storage))
     assert (stats.bytes_written, stats.bytes_read) == io_bytes(plan, {0}, 800)
     assert stats.bytes_written > 0 and stats.bytes_read > 0 and stats.io_seconds > 0
     assert os.listdir(systemp) == []
 
 
 # ---- nonlinear bodies against plain JAX AD ---------------------------------------------------
-
-
-X0 = jnp.array([0.3, -0.7, 1.1])
-P0 = jnp.array([0.9, 0.2, -0.4])
-
-
-def nl_body(i, x, p):
-    return x + 0.01 * i * jnp.sin(x) * p + 0.02 * x**2
 
 
 STORAGES = [HostStorage(), HDF5Storage(), HDF5Storage(compression="lzf")]

@@ -10,12 +10,12 @@ import pytest
 from ckpt_transform.runtime import fori_loop
 from ckpt_transform.schedules import Multistage
 from ckpt_transform.storage import HDF5Storage, HostStorage
-from test_host_executor import P0, X0, heat_seed, io_bytes, nl_body
+from _loop_cases import P0, X0, check_heat_seed, io_bytes, nl_body
 
 
 def test_heat_seed_memory_2_disk_6_on_hdf5(systemp):
     scheme = Multistage(2, 6, disk_storage=HDF5Storage())
-    plan, stats = heat_seed(scheme)
+    plan, stats = check_heat_seed(scheme)
     # only the disk level is I/O; level 0 stays in device memory
     assert (stats.bytes_written, stats.bytes_read) == io_bytes(plan, {1}, 800)
     assert 0 < stats.bytes_written < 800 * plan.stores

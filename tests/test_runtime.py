@@ -11,6 +11,8 @@ from ckpt_transform.schedules._actions import adjoint, advance, restore, store
 from ckpt_transform.schedules._schedule import Schedule
 from ckpt_transform.schedules._scheme import Scheme
 
+from _loop_cases import check_heat_seed
+
 
 class Hand(Scheme):
     """A scheme from a fixed list of actions (tests the executor on schedules we write)."""
@@ -31,34 +33,9 @@ def schemes():
 # ---- the seed example ------------------------------------------------------------------------
 
 
-def heat_step(T, lam):
-    return T.at[1:-1].add(lam * (T[2:] - 2 * T[1:-1] + T[:-2]))
-
-
-T0 = jnp.zeros(100).at[0].set(20.0)
-
-
 @pytest.mark.parametrize("scheme", [Revolve(100), Periodic(100), Revolve(4), StoreAll()], ids=repr)
 def test_heat_seed(scheme):
-    def final(T, lam):
-        return fori_loop(0, 500, lambda i, T: heat_step(T, lam), T, scheme=scheme)
-
-    assert abs(np.linalg.norm(final(T0, 0.5)) - 66.21987468492061) < 1e-11
-    # w.r.t. T only, the adjoint of this linear step reads no state: no snapshots at all
-    g = jax.jit(jax.grad(lambda T: final(T, 0.5).sum()))(T0)
-    assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
-    stats = scheme.last_stats
-    assert (stats.forward_steps, stats.adjoint_steps, stats.stores) == (500, 500, 0)
-    # with lam traced, its cotangent reads every state: the schedule runs
-    g, g_lam = jax.jit(jax.grad(lambda T, lam: final(T, lam).sum(), argnums=(0, 1)))(T0, 0.5)
-    assert abs(np.linalg.norm(g[1:-1]) - 6.970279349365908) < 1e-11
-    _, want = jax.jvp(lambda lam: jax.lax.fori_loop(0, 500, lambda i, T: heat_step(T, lam), T0).sum(), (0.5,), (1.0,))
-    np.testing.assert_allclose(g_lam, want, rtol=1e-12)
-    plan = scheme.plan(500)
-    stats = scheme.last_stats
-    assert (stats.steps, stats.adjoint_steps, stats.stores) == (500, 500, plan.stores)
-    assert stats.forward_steps == plan.forward_steps + 1
-    assert stats.peak_snapshots == plan.peak_snapshots and stats.snapshot_bytes == 800
+    check_heat_seed(scheme, jax.jit)
 
 
 # ---- nonlinear, index-dependent bodies over odd ranges ---------------------------------------
