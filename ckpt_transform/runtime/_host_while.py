@@ -55,6 +55,7 @@ def online_rules(scheme, step, test):
                 bar.update(end - t)
                 run.counts[0] += end - t
                 placement, t = ahead, end
+            slots.wait()
             run.plan(t)
         except BaseException:
             run.close()
