@@ -120,10 +120,11 @@ class LevelSlots:
 
     ``position`` is the step of the state in hand, set by the executor before each group, so the
     stores record which step every slot holds. A write runs on a background thread while the
-    next steps compute (XLA runs this loop on one core; the other is free): diffusion2d on
-    HDF5Storage spends about a third of its time writing and reading. One write is in flight at
-    a time, so a slow store holds back the computation rather than piling up snapshots; reads,
-    slot positions and ``close`` wait for it first, and ``wait`` raises what it raised.
+    next steps compute (XLA runs this loop on one core; the other is free). One write is in
+    flight at a time, so a slow store holds back the computation rather than piling up
+    snapshots; reads, slot positions and ``close`` wait for it first, and ``wait`` raises what
+    it raised. Measured on a quiet 2-core machine (diffusion2d, 5 runs each): HostStorage 355 ->
+    335 ms; HDF5Storage no faster (about 450 ms), and neither was reading ahead on the thread.
     """
 
     def __init__(self, stores, counts):
