@@ -8,10 +8,14 @@ modules import from ``ckpt_transform`` first (they cost the same either way), th
 processes; medians are compared. Both caches are warm: the interpreter's pyc for the plain import,
 the hook's pyc for the hooked one. Target from issue 5: hooked-from-cache <= 1.2 x plain.
 
-Where the difference comes from (a few tens of microseconds per module): the hash check reads
-the source besides the pyc (the interpreter only stats it), and transformed code is larger to
-unmarshal (each marked loop becomes a body function). A module made only of marked loops shows
-that fixed cost most; a module with ordinary definitions around its loops hardly notices it.
+Where the difference comes from (a few tens of microseconds per module): the hook's finder is
+Python code that runs for every module of a hooked package (an unmarked module: one source read
+and the marker check; a marked one: one stat proving the source unchanged since its code was
+cached, then the cache file), and transformed code is larger to unmarshal (each marked loop
+becomes a body function, a ``while`` loop a test function too). A module made only of marked loops
+shows that fixed cost most; a module with ordinary definitions around its loops hardly notices it.
+Sources are written over two seconds before the hook caches them, as with any source not edited
+this very moment (see ``ckpt_transform/_hook_cache.py`` on racy sources).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # Worst case: a module made only of marked loops and their step functions (about 150 lines).
@@ -168,8 +173,10 @@ def main() -> None:
             "model": (TYPICAL, "typical model (2 marked loops), from cache"),
             "helpers": (HELPERS, "unmarked module in a hooked package"),
         }
-        for module, (text, _) in modules.items():  # warm the interpreter's pycs, then the hook's
+        for module, (text, _) in modules.items():
             (root / pkg / f"{module}.py").write_text(text)
+        time.sleep(2.1)  # past the racy window: the hook records the stat key of each source
+        for module in modules:  # warm the interpreter's pycs, then the hook's
             measure(pkg, module, False, root, env)
             warm = f"import ckpt_transform.hook as h; h.install_import_hook([{pkg!r}]); import {pkg}.{module}"
             subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)

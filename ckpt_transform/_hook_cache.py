@@ -1,8 +1,17 @@
 """Bytecode cache of the import hook: one hash-checked pyc per transformed module.
 
-The file is a PEP 552 "checked hash" pyc (magic, flags, source hash, marshalled code), so a stale
-entry is detected from the source bytes themselves, not from an mtime that two edits within one
-second share. Its name carries the tool version and the interpreter's cache tag
+The file starts like a PEP 552 "checked hash" pyc (magic, flags, source hash), so a stale entry is
+detected from the source bytes themselves, not from an mtime that two edits within one second
+share. Reading and hashing the source costs as much as the rest of a cached import, though, so
+the header also holds a stat key of the source as it was when hashed (inode, size, mtime, ctime,
+the way git's index proves a file unchanged): when the source's stat still gives that key, its
+bytes are the hashed ones and the source is not read. Nobody can set a ctime (``os.utime`` and
+every write move it to now), so an edit always changes the key, except within the file system's
+timestamp granularity of the hash itself; a key is therefore only recorded for sources last
+changed over two seconds before they were hashed ("racy" ones are hashed on every import until
+then). Any mismatch falls back to the hash, which decides.
+
+The name carries the tool version and the interpreter's cache tag
 (``mod.cpython-311-ckpt_transform-0.1.0.pyc``), so it never collides with the interpreter's own pyc
 of the untransformed module, nor with a pyc written by another version of the rewriter. Writes go to
 a temporary file that is renamed into place, so concurrent importers only ever see complete files;
@@ -15,14 +24,21 @@ import importlib.util
 import io
 import marshal
 import os
+import struct
 import sys
 import threading
+import time
 import types
 
 from ckpt_transform import __version__
 
 _FLAGS = (0b11).to_bytes(4, "little")  # PEP 552: hash-based, checked against the source
-_HEADER = len(importlib.util.MAGIC_NUMBER) + len(_FLAGS) + 8
+_MAGIC = importlib.util.MAGIC_NUMBER + _FLAGS
+_HASH = slice(len(_MAGIC), len(_MAGIC) + 8)
+_STAT_KEY = struct.Struct("<4q")  # st_ino, st_size, st_mtime_ns, st_ctime_ns of the hashed source
+_KEY = slice(_HASH.stop, _HASH.stop + _STAT_KEY.size)
+_NO_KEY = bytes(_STAT_KEY.size)  # recorded for racy sources: never matches, the hash decides
+_RACY_NS = 2_000_000_000  # above any file system's timestamp granularity (FAT: 2 s)
 _OPT = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
 _TAIL = (  # the file name after the module's stem; None without a cache tag (no caching at all)
     None
@@ -48,18 +64,58 @@ def cache_path(source_path: str) -> str | None:
     return os.path.join(head, stem + _TAIL)
 
 
-def read(pyc: str, source: bytes, filename: str) -> types.CodeType | None:
-    """The cached code for ``source`` compiled under ``filename``, or None if absent or stale."""
+def read(pyc: str | None) -> bytes:
+    """The cache file's bytes; empty when there is none."""
+    if pyc is None or not os.access(pyc, os.R_OK):  # most modules have none: no exception to raise
+        return b""
     try:
         with io.FileIO(pyc, "r") as f:  # unbuffered: one read of the whole file
-            data = f.readall()
+            return f.readall()
     except OSError:
+        return b""
+
+
+def unchanged(cached: bytes, st: os.stat_result, filename: str) -> types.CodeType | None:
+    """The cached code when the source's stat proves it unchanged since it was hashed, else None."""
+    key = cached[_KEY]
+    if cached[: len(_MAGIC)] != _MAGIC or key == _NO_KEY or key != _stat_key(st):
         return None
-    expected = importlib.util.MAGIC_NUMBER + _FLAGS + importlib.util.source_hash(source)
-    if data[:_HEADER] != expected:
+    return _code(cached, filename)
+
+
+def same_source(cached: bytes, source: bytes, filename: str) -> types.CodeType | None:
+    """The cached code when it was compiled from exactly ``source``, else None."""
+    if not cached or cached[: _HASH.stop] != _MAGIC + importlib.util.source_hash(source):
         return None
+    return _code(cached, filename)
+
+
+def write(pyc: str, source: bytes, st: os.stat_result | None, code: types.CodeType, mode: int) -> bool:
+    """Atomically store ``code`` for ``source``, with the stat key of ``st`` if it was taken before
+    the source was read (None: no key; the next import's hash check records it)."""
+    key = _NO_KEY if st is None else _key(st)
+    return _replace(pyc, _MAGIC + importlib.util.source_hash(source) + key + marshal.dumps(code), mode)
+
+
+def refresh(pyc: str, cached: bytes, st: os.stat_result) -> None:
+    """Record the stat key of a source the hash found unchanged (touched, copied, no longer racy)."""
+    key = _key(st)
+    if key != _NO_KEY and key != cached[_KEY]:
+        _replace(pyc, cached[: _HASH.stop] + key + cached[_KEY.stop :], st.st_mode)
+
+
+def _stat_key(st: os.stat_result) -> bytes:
+    return _STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _key(st: os.stat_result) -> bytes:
+    """The key to record: none while an edit could still leave the same timestamps."""
+    return _stat_key(st) if time.time_ns() - st.st_ctime_ns > _RACY_NS else _NO_KEY
+
+
+def _code(cached: bytes, filename: str) -> types.CodeType | None:
     try:
-        code = marshal.loads(data[_HEADER:])
+        code = marshal.loads(memoryview(cached)[_KEY.stop :])
     except (EOFError, ValueError, TypeError):
         return None
     # A moved tree keeps its __pycache__ but must not keep the old file name in tracebacks.
@@ -68,13 +124,10 @@ def read(pyc: str, source: bytes, filename: str) -> types.CodeType | None:
     return code
 
 
-def write(pyc: str, source: bytes, code: types.CodeType, mode: int) -> bool:
-    """Atomically store ``code`` for ``source`` at ``pyc``; False (silently) if that fails."""
+def _replace(pyc: str, payload: bytes, mode: int) -> bool:
+    """Write ``payload`` to ``pyc`` through a temporary file; False (silently) if that fails."""
     if sys.dont_write_bytecode:
         return False
-    payload = (
-        importlib.util.MAGIC_NUMBER + _FLAGS + importlib.util.source_hash(source) + marshal.dumps(code)
-    )
     tmp = f"{pyc}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         os.makedirs(os.path.dirname(pyc), exist_ok=True)

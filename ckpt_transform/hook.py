@@ -2,10 +2,12 @@
 
 Built the way pytest's assertion rewriter is: a meta-path finder that asks the finders behind it
 where a module lives, and a loader (a ``SourceFileLoader`` whose ``get_code`` is ours) that
-transforms, compiles and caches. Nothing in importlib is patched. The finder reads the source and
-runs the marker text check: an unmarked module keeps the spec the default machinery found (its
-cost is one source read and the check), a marked one gets our loader with its cached code if the
-cache holds code for exactly this source. libcst is imported only to transform, never on a hit.
+transforms, compiles and caches. Nothing in importlib is patched. The finder looks in the cache
+first: a source whose stat proves it unchanged since its code was cached is not even read. Otherwise
+it reads the source and runs the marker text check: an unmarked module keeps the spec the default
+machinery found (its cost is one source read and the check), a marked one gets our loader with its
+cached code if the cache holds code for exactly this source (by hash). libcst is imported only to
+transform, never on a hit.
 
 Set ``CKPT_TRANSFORM_DEBUG=1`` to print each transformed module's source to stderr (and a line
 for each module taken from the cache).
@@ -58,6 +60,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
 
     def __init__(self, packages: str | Iterable[str]):
         self.packages = _check_packages(packages)
+        self._submodules_of = tuple(p + "." for p in self.packages)
         self.transformed: list[str] = []  # module names rewritten by libcst in this process
         self.cached: list[str] = []  # module names whose transformed code came from the cache
 
@@ -83,7 +86,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
 
     def wants(self, name: str) -> bool:
         """Whether module ``name`` belongs to one of the hooked packages."""
-        return any(name == p or name.startswith(p + ".") for p in self.packages)
+        return name in self.packages or name.startswith(self._submodules_of)
 
     def find_spec(self, name, path=None, target=None):
         if not self.wants(name):
@@ -96,22 +99,22 @@ class ImportHook(importlib.abc.MetaPathFinder):
             or not spec.has_location
         ):
             return spec
+        pyc = _hook_cache.cache_path(spec.origin)
         try:
-            source = spec.loader.get_data(spec.origin)
+            st, source, code = _lookup(spec.loader, spec.origin, pyc)
         except OSError:
             return spec
         # Latin-1 decodes any bytes; the marker words are ASCII, so the check stays exact.
-        if not has_marker(source.decode("latin-1")):
+        if code is None and not has_marker(source.decode("latin-1")):
             return spec
-        pyc = _hook_cache.cache_path(spec.origin)
-        code = _hook_cache.read(pyc, source, spec.origin) if pyc else None
-        loader = _TransformingLoader(name, spec.origin, source, code, pyc, self)
-        hooked = importlib.util.spec_from_file_location(
+        hooked = importlib.machinery.ModuleSpec(
             name,
-            spec.origin,
-            loader=loader,
-            submodule_search_locations=spec.submodule_search_locations,
+            _TransformingLoader(name, spec.origin, (st, source, code), pyc, self),
+            origin=spec.origin,
+            is_package=spec.submodule_search_locations is not None,
         )
+        hooked.submodule_search_locations = spec.submodule_search_locations
+        hooked.has_location = True
         hooked.cached = pyc
         return hooked
 
@@ -133,24 +136,23 @@ class ImportHook(importlib.abc.MetaPathFinder):
 class _TransformingLoader(importlib.machinery.SourceFileLoader):
     """Source loader whose code is the transformed module, cached in its own pyc.
 
-    The finder has already read the source and looked in the cache, so a cache hit arrives with
-    its code. Everything else (``get_source`` for tracebacks, ``get_data`` and
+    The finder has already looked in the cache (and read the source if it had to), so a cache hit
+    arrives with its code. Everything else (``get_source`` for tracebacks, ``get_data`` and
     ``get_resource_reader`` for importlib.resources, ``is_package``) is the standard file loader's.
     """
 
-    def __init__(self, fullname, path, source: bytes, code, pyc: str | None, hook: ImportHook):
+    def __init__(self, fullname, path, found, pyc: str | None, hook: ImportHook):
         super().__init__(fullname, path)
-        self._found = (source, code)
+        self._found = found
         self._pyc = pyc
         self._hook = hook
 
     def get_code(self, fullname):
         path = self.get_filename(fullname)
-        if self._found is not None:  # first load: what the finder read
-            (source, code), self._found = self._found, None
-        else:  # a reload: read again
-            source = self.get_data(path)
-            code = _hook_cache.read(self._pyc, source, path) if self._pyc else None
+        if self._found is not None:  # first load: what the finder found
+            (st, source, code), self._found = self._found, None
+        else:  # a reload: look again
+            st, source, code = _lookup(self, path, self._pyc)
         debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
         if code is not None:
             self._hook.cached.append(fullname)
@@ -168,8 +170,25 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
                 file=sys.stderr,
             )
         if self._pyc:
-            _hook_cache.write(self._pyc, source, code, os.stat(path).st_mode)
+            _hook_cache.write(self._pyc, source, st, code, (st or os.stat(path)).st_mode)
         return code
+
+
+def _lookup(loader, path: str, pyc: str | None):
+    """``(stat, source, code)`` of the module at ``path``: ``code`` is the cached transformed code
+    or None; ``source`` is None when the cache proved itself fresh from the stat alone. ``stat``
+    is taken before the source is read (a later edit must not pass for the bytes read here), and
+    only when there is a cache file: most modules of a hooked package have none."""
+    cached = _hook_cache.read(pyc)
+    st = os.stat(path) if cached else None
+    code = _hook_cache.unchanged(cached, st, path) if cached else None
+    if code is not None:
+        return st, None, code
+    source = loader.get_data(path)
+    code = _hook_cache.same_source(cached, source, path)
+    if code is not None:
+        _hook_cache.refresh(pyc, cached, st)
+    return st, source, code
 
 
 def _check_packages(packages) -> tuple[str, ...]:

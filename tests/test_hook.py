@@ -174,7 +174,7 @@ def test_four_processes_importing_at_once_all_succeed_and_leave_a_valid_cache(tm
     assert leftovers == []
     (pyc,) = cache_dir.glob(f"loops.*{TAG}.pyc")
     source = tmp_path / pkg / "loops.py"
-    assert _hook_cache.read(str(pyc), source.read_bytes(), str(source)) is not None
+    assert _hook_cache.same_source(_hook_cache.read(str(pyc)), source.read_bytes(), str(source)) is not None
 
 
 def make_read_only(directory):
@@ -326,6 +326,47 @@ def test_permission_denied_cache_is_silent(importable, monkeypatch):
     assert not Path(loops.__cached__).exists()
 
 
+@pytest.mark.filterwarnings("ignore::ckpt_transform.hook.ImportHookWarning")  # the package stays imported
+def test_stat_key_spares_reading_an_unchanged_source_and_the_hash_still_decides(importable, tmp_path, monkeypatch):
+    pkg = importable({"loops.py": LOOPS})
+    source = tmp_path / pkg / "loops.py"
+    pyc = Path(_hook_cache.cache_path(str(source)))
+
+    def import_loops():
+        sys.modules.pop(f"{pkg}.loops", None)
+        with install_import_hook([pkg]) as hook:
+            module = importlib.import_module(f"{pkg}.loops")
+        return hook, module
+
+    hook, _ = import_loops()  # just written: racy, so no stat key is recorded and the hash decides
+    assert hook.transformed == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] == _hook_cache._NO_KEY
+    hook, _ = import_loops()
+    assert hook.cached == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] == _hook_cache._NO_KEY
+
+    monkeypatch.setattr(_hook_cache, "_RACY_NS", -(10**18))  # as if the source were long unchanged
+    hook, _ = import_loops()  # the hash hit records the key
+    assert hook.cached == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] != _hook_cache._NO_KEY
+    reads = []
+    real_get_data = importlib.machinery.SourceFileLoader.get_data
+    monkeypatch.setattr(
+        importlib.machinery.SourceFileLoader, "get_data", lambda self, path: reads.append(path) or real_get_data(self, path)
+    )
+    hook, module = import_loops()
+    assert hook.cached == [f"{pkg}.loops"] and reads == [] and module.RATE == 1.5
+
+    stat = source.stat()  # same size, same mtime: only the ctime (and the hash) tell
+    source.write_text(LOOPS.replace("RATE = 1.5", "RATE = 2.5"))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    hook, module = import_loops()
+    assert hook.transformed == [f"{pkg}.loops"] and reads == [str(source)] and module.RATE == 2.5
+
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, not changed: hash hit
+    hook, module = import_loops()
+    assert hook.cached == [f"{pkg}.loops"] and len(reads) == 2 and module.RATE == 2.5
+    hook, module = import_loops()  # ... which recorded the new key
+    assert hook.cached == [f"{pkg}.loops"] and len(reads) == 2
+
+
 def test_check_against_plain_rebuilds_the_plain_loop_of_a_hooked_function(importable, tmp_path):
     from ckpt_transform.pytest_plugin import check_against_plain
     from ckpt_transform.transform import compile_source
@@ -334,7 +375,7 @@ def test_check_against_plain_rebuilds_the_plain_loop_of_a_hooked_function(import
     # A wrong rewrite served from the cache: code of another loop under this source's hash.
     source = tmp_path / wrong / "loops.py"
     other = compile_source(LOOPS.replace("x * RATE + i", "x * RATE - i"), str(source))
-    assert _hook_cache.write(_hook_cache.cache_path(str(source)), source.read_bytes(), other, 0o644)
+    assert _hook_cache.write(_hook_cache.cache_path(str(source)), source.read_bytes(), None, other, 0o644)
     with install_import_hook([right, wrong]) as hook:
         good, bad = (importlib.import_module(f"{pkg}.loops") for pkg in (right, wrong))
     assert hook.transformed == [f"{right}.loops"] and hook.cached == [f"{wrong}.loops"]
