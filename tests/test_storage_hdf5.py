@@ -108,6 +108,36 @@ def test_kept_file_is_readable_with_its_metadata(tmp_path):
         assert f["steps"][()].tolist() == [0, 5, 9, -1]
         assert f["meta"].attrs["scheme"] == "Revolve(3)"
         assert f["leaves/0"].shape == (4, 8, 8) and f["leaves/0"].dtype == np.float32
+        np.testing.assert_array_equal(f["leaves/0"][1], leaves(5)[0])  # data written with pwrite
+        assert f["leaves/1"][2] == 9
+
+
+def test_uncompressed_leaves_move_by_raw_io_at_the_dataset_offset(tmp_path):
+    path = tmp_path / "raw.h5"
+    with HDF5Storage(path, keep=True).open(3, SPECS, META) as store:
+        assert all(offset is not None for offset in store._offsets)
+        store.write(2, 7, leaves(7))
+        step, got = store.read(2)
+        assert step == 7 and got[0].ctypes.data % 64 == 0  # aligned: JAX adopts it without a copy
+        np.testing.assert_array_equal(got[0], leaves(7)[0])
+        with h5py.File(path, "r") as f:
+            offset = f["leaves/0"].id.get_offset()
+        with open(path, "rb") as f:  # the bytes sit where HDF5 says the dataset's data is
+            f.seek(offset + 2 * 8 * 8 * 4)
+            np.testing.assert_array_equal(np.frombuffer(f.read(8 * 8 * 4), np.float32).reshape(8, 8), leaves(7)[0])
+    with HDF5Storage(tmp_path / "gz.h5", compression="gzip").open(2, SPECS) as store:
+        assert store._offsets == [None, None]  # chunked and filtered: through h5py
+        store.write(1, 3, leaves(3))
+        np.testing.assert_array_equal(store.read(1)[1][0], leaves(3)[0])
+
+
+def test_a_file_truncated_under_a_running_store_is_an_error_not_garbage(tmp_path):
+    path = tmp_path / "cut.h5"
+    with HDF5Storage(path).open(2, SPECS) as store:
+        store.write(1, 4, leaves(4))
+        os.truncate(path, store._offsets[0] + 8 * 8 * 4 + 10)  # slot 1 of leaf 0 cut short
+        with pytest.raises(StorageError, match="cut.h5.*truncated"):
+            store.read(1)
 
 
 def test_kept_file_survives_an_exception_with_its_valid_slots(tmp_path):

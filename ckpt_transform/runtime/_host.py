@@ -50,11 +50,14 @@ class CompiledStep:
         lean, lean._traced = copy.copy(step), copy.copy(step._traced)
         lean.init = lean.consts = lean._traced.consts = None
         self._advance = jax.jit(lean.advance)
+        self._one = jax.jit(lambda leaves, k, consts: lean(k, leaves, consts))
         self._adjoint = jax.jit(lean.adjoint)
 
     def advance(self, leaves, start: int, stop: int, consts):
         if stop <= start:
             return leaves
+        if stop == start + 1:  # most advances of a reverse sweep: no loop to enter (~100 us less)
+            return self._one(leaves, np.int32(start), consts)
         return self._advance(leaves, np.int32(start), np.int32(stop), consts)
 
     def adjoint(self, k: int, leaves, cot, pcot, consts):
@@ -122,9 +125,16 @@ class LevelSlots:
     stores record which step every slot holds. A write runs on a background thread while the
     next steps compute (XLA runs this loop on one core; the other is free). One write is in
     flight at a time, so a slow store holds back the computation rather than piling up
-    snapshots; reads, slot positions and ``close`` wait for it first, and ``wait`` raises what
-    it raised. Measured on a quiet 2-core machine (diffusion2d, 5 runs each): HostStorage 355 ->
-    335 ms; HDF5Storage no faster (about 450 ms), and neither was reading ahead on the thread.
+    snapshots; reads and ``close`` wait for it first, and ``wait`` raises what it raised. The
+    leaves of the last write stay referenced (one state more in device memory) until the next
+    write, so restoring the slot just written, which Revolve does for about a third of its
+    restores, neither waits for that write nor reads it back.
+
+    Measured on a 2-core machine (diffusion2d 512^2 float32, 400 steps, Revolve(10), best of 5,
+    ``benchmarks/bench_storage_runtime.py --full``): HDF5Storage 423 -> 321 ms and HostStorage
+    351 -> 297 ms with this and the one-step advance of ``CompiledStep`` (compiled executor with
+    memory storage: 231 ms). Reading ahead on the thread gained nothing (h5py's I/O then held the
+    GIL; it was tried before raw I/O).
     """
 
     def __init__(self, stores, counts):
@@ -133,13 +143,16 @@ class LevelSlots:
         self.position = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ckpt_transform-store")
         self._pending = None
+        self._recent = None  # (slot, leaves) of the last write: a restore of it reads nothing
+        self._held = [-1] * len(self.places)
 
     def step_at(self, slot: int) -> int:
-        self.wait()
-        store, local = self.places[slot]
-        return store.steps[local]
+        """The step slot ``slot`` holds (known without waiting for its write)."""
+        return self._held[slot]
 
     def load(self, buffers, slot: int):
+        if self._recent is not None and self._recent[0] == slot:  # just written: still in hand
+            return list(self._recent[1])
         self.wait()
         store, local = self.places[slot]
         # numpy arrays the store no longer holds become device arrays without a copy
@@ -149,6 +162,8 @@ class LevelSlots:
         self.wait()
         store, local = self.places[slot]
         self._pending = self._writer.submit(_write, store, local, self.position, leaves)
+        self._held[slot] = self.position
+        self._recent = (slot, leaves)
         return buffers
 
     def wait(self) -> None:

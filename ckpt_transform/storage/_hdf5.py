@@ -15,6 +15,14 @@ per-slot datasets make each write cost grow with the slot count); with 10 slots 
 write ~4.5 GB/s and read ~9-11 GB/s. Uncompressed datasets are contiguous; compressed ones are
 chunked one slot per chunk (split further past 1 GiB), so a write never touches another slot.
 
+Uncompressed leaves are allocated when the file is created (no fill) and read and written with
+``os.preadv``/``os.pwrite`` at the dataset's file offset, through a second descriptor of the same
+file: h5py's own path for a 1 MiB slot costs ~130 us to write and ~90 us to read, pwrite/preadv
+~60 and ~40 us, and they release the GIL, so a write on the executor's background thread does not
+hold up the Python loop. The file stays an ordinary HDF5 file: HDF5 owns the metadata, never
+touches that raw data, and any reader sees it. Reads land in 64-byte aligned buffers, which JAX
+on the CPU adopts without copying. Compressed (chunked) leaves go through h5py.
+
 A slot is valid only while ``/steps[slot] >= 0``, and that entry is written last: a write first
 frees an occupied slot (``free`` marks it -1 and flushes), then writes the leaves and flushes,
 then records the step. A run that dies mid-write therefore leaves that slot marked empty, never
@@ -41,7 +49,7 @@ from typing import Any, Mapping, Sequence
 
 import h5py
 import numpy as np
-from h5py import h5s
+from h5py import h5d, h5p, h5s
 
 from ._store import LeafSpec, Storage, StorageError, Store, check_flag, check_slots
 
@@ -147,9 +155,10 @@ class HDF5Store(Store):
 
     def __init__(self, file: h5py.File, path: str, *, remove: bool, read_only: bool):
         self.path = path
+        self._fds: list[int] = []  # the descriptor of raw leaf I/O, if any: closed with the file
         self._file = file
         # closes the file (and removes it if asked) even if close() is never called
-        self._finalizer = weakref.finalize(self, _release, file, path if remove else None)
+        self._finalizer = weakref.finalize(self, _release, file, path if remove else None, self._fds)
         try:
             steps_ds = file["steps"]
             leaves = file["leaves"]
@@ -170,17 +179,29 @@ class HDF5Store(Store):
         self._steps = steps
         self._steps_ds = steps_ds
         self._datasets = datasets
+        self._offsets = [_raw_offset(ds) for ds in datasets]
+        if any(offset is not None for offset in self._offsets):
+            try:
+                mode = os.O_RDONLY if read_only else os.O_RDWR
+                self._fds.append(os.open(path, mode | getattr(os, "O_CLOEXEC", 0)))
+            except OSError as exc:
+                self._finalizer()
+                raise StorageError(f"HDF5Storage: cannot open {path!r} for snapshot data: {exc}") from exc
         # a file removed at close is never read by anyone else: it skips the validity bookkeeping
         self._durable = not remove and not read_only
 
     def _put(self, slot, step, leaves):
         written = 0
-        for ds, leaf in zip(self._datasets, leaves):
+        for ds, offset, leaf in zip(self._datasets, self._offsets, leaves):
             array = np.ascontiguousarray(leaf)
             if array.dtype != ds.dtype:
                 array = array.view(ds.dtype)
-            if array.size:
+            if not array.size:
+                pass
+            elif offset is None:
                 ds.id.write(*_slot_spaces(ds, slot), array)
+            else:
+                self._raw(os.pwrite, array, offset + slot * array.nbytes)
             written += array.nbytes
         if self._durable:
             self._file.flush()
@@ -189,12 +210,30 @@ class HDF5Store(Store):
 
     def _get(self, slot):
         arrays = []
-        for ds, spec in zip(self._datasets, self.leaf_specs):
-            array = np.empty(spec.shape, ds.dtype)
-            if array.size:
+        for ds, offset, spec in zip(self._datasets, self._offsets, self.leaf_specs):
+            array = _aligned_empty(spec.shape, ds.dtype)
+            if not array.size:
+                pass
+            elif offset is None:
                 ds.id.read(*_slot_spaces(ds, slot), array)
+            else:
+                self._raw(lambda fd, buffer, at: os.preadv(fd, [buffer], at), array, offset + slot * array.nbytes)
             arrays.append(array.view(spec.dtype) if spec.dtype != ds.dtype else array)
         return arrays
+
+    def _raw(self, transfer, array: np.ndarray, at: int) -> None:
+        """All of ``array``'s bytes through ``transfer(fd, buffer, offset)`` (pwrite or preadv),
+        which may move fewer bytes than asked (2 GiB at most on Linux), or none: end of file."""
+        view = memoryview(array).cast("B")
+        done = 0
+        try:
+            while done < len(view):
+                moved = transfer(self._fds[0], view[done:], at + done)
+                if moved <= 0:
+                    raise OSError(f"the file ends {at + done} bytes in, inside a snapshot (truncated?)")
+                done += moved
+        except OSError as exc:
+            raise StorageError(f"HDF5Storage: snapshot I/O on {self.path!r} failed: {exc}") from exc
 
     def _drop(self, slot):
         if self._durable:
@@ -210,6 +249,33 @@ class HDF5Store(Store):
                 self._file.attrs["status"] = "closed"
         finally:
             self._finalizer()
+
+
+def _raw_offset(ds: h5py.Dataset) -> int | None:
+    """The file offset of ``ds``'s data if it is one allocated, unfiltered, native block."""
+    if not hasattr(os, "pwrite") or not ds.dtype.isnative:
+        return None
+    dcpl = ds.id.get_create_plist()
+    if dcpl.get_layout() != h5d.CONTIGUOUS or dcpl.get_nfilters() or dcpl.get_external_count():
+        return None
+    return ds.id.get_offset()  # None while unallocated (a file from before raw I/O, never written)
+
+
+def _allocated_now() -> h5p.PropDCID:
+    """Creation properties of an uncompressed leaf: its space allocated at once (raw I/O needs
+    the offset), without fill (a slot is only read after it is written)."""
+    dcpl = h5p.create(h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5d.ALLOC_TIME_EARLY)
+    dcpl.set_fill_time(h5d.FILL_TIME_NEVER)
+    return dcpl
+
+
+def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array on a 64-byte boundary: JAX's CPU client adopts those without copying."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def _slot_spaces(ds: h5py.Dataset, slot: int) -> tuple[h5s.SpaceID, h5s.SpaceID]:
@@ -289,9 +355,9 @@ def _write_layout(file, slots, specs, codecs, meta, compression) -> None:
     leaves.attrs["count"] = len(specs)
     for k, (spec, file_dtype) in enumerate(zip(specs, codecs)):
         shape = (slots, *spec.shape)
-        options = {}
+        options = dict(dcpl=_allocated_now())
         if compression is not None and slots and 0 not in shape:
-            options = dict(chunks=_chunks(shape, file_dtype.itemsize), shuffle=True)
+            options = dict(chunks=_chunks(shape, file_dtype.itemsize), shuffle=True)  # h5py's defaults
             if isinstance(compression, int):
                 options.update(compression="gzip", compression_opts=compression)
             else:
@@ -352,9 +418,12 @@ def _python_value(value):
     return value
 
 
-def _release(file: h5py.File, path: str | None) -> None:
-    """Close ``file`` and, if ``path`` is given, remove it, whatever happens while closing."""
+def _release(file: h5py.File, path: str | None, fds: list[int] = ()) -> None:
+    """Close ``file`` (and ``fds``, emptied) and, if ``path`` is given, remove it, whatever
+    happens while closing."""
     try:
+        while fds:
+            os.close(fds.pop())
         if file.id.valid:
             file.close()
     finally:
