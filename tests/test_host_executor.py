@@ -217,10 +217,11 @@ def test_progress_without_tqdm_warns_and_runs(monkeypatch):
     np.testing.assert_allclose(g, want, rtol=1e-12)
 
 
-def test_compiled_pieces_are_shared_only_by_the_same_computation():
-    from ckpt_transform.runtime import _host
+@pytest.mark.parametrize("storage", [HostStorage(), None], ids=["host-driven", "compiled table"])
+def test_compiled_pieces_are_shared_only_by_the_same_computation(storage):
+    from ckpt_transform.runtime import _compiled
 
-    scheme = Revolve(2, storage=HostStorage())
+    scheme = Revolve(2, storage=storage)
 
     def grads(c, start, loop):
         body = lambda i, s: (nl_body(i, s[0], c),)  # noqa: E731
@@ -236,12 +237,16 @@ def test_compiled_pieces_are_shared_only_by_the_same_computation():
 
         return run
 
+    _compiled._CACHE.clear()
     for c in (np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])):  # constants baked into the body
         for start in (0, 5):  # the loop index map
             np.testing.assert_allclose(grads(c, start, ours(start)), grads(c, start, plain(start)), rtol=1e-12)
-    cached = dict(_host._COMPILED)
+    assert len(_compiled._CACHE) == 4
+    cached = dict(_compiled._CACHE)
     grads(np.array([3.0, 2.0, 1.0]), 5, ours(5))  # the same computation again: nothing compiled
-    assert dict(_host._COMPILED) == cached
+    assert dict(_compiled._CACHE) == cached
+    if storage is None:  # each sweep compiled once, though eager grad traced the loop five times
+        assert all(s.forward._cache_size() == s.reverse._cache_size() == 1 for s in cached.values())
 
 
 # ---- while loops placed online ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import weakref
 import jax
 import jax.numpy as jnp
 
+from ._compiled import lean, shared
 from ._step import Consts, Step
 from ._stats import LoopStats, report
 from ._storage import host_driven, in_graph_layout
@@ -41,24 +42,46 @@ class TableRun:
     def __init__(self, scheme, step: Step, n: int):
         self.scheme, self.step, self.n = scheme, step, n
         self.schedule, self.table = planned(scheme, n)
-        self.layout = in_graph_layout(scheme)
+        layout = in_graph_layout(scheme)
+        extra = ("table", n, self.table.forward, len(self.table.rows))
+        self.sweeps = shared(step, extra, lambda: TableSweeps(step, n, self.table, layout))
 
     def forward(self, rows, consts, leaves):
         """(result leaves, state at n-1, snapshot buffers) after the forward sweep."""
-        carry = Carry(leaves, self.layout.empty(self.table.slots, leaves))
-        carry = run_rows(rows, 0, self.table.forward, carry, self.step, consts, self.layout)
-        return self.step(self.n - 1, carry.hand, consts), carry.hand, carry.buffers
+        return self.sweeps.forward(rows, consts, leaves)
 
     def reverse(self, rows, consts, hand, buffers, cot):
         """(cotangent of the initial differentiable leaves, of the hoisted differentiable arrays)."""
-        carry = Carry(hand, buffers, list(cot), [jnp.zeros_like(c) for c in consts.diff])
-        carry = run_rows(rows, self.table.forward, len(self.table.rows), carry, self.step, consts, self.layout)
+        cot, pcot = self.sweeps.reverse(rows, consts, hand, buffers, cot)
         s = self.schedule
         report(self.scheme, LoopStats(
             repr(self.scheme), self.n, s.forward_steps + 1, s.reverse_steps, s.stores, s.peak_snapshots,
             self.step.snapshot_bytes,
         ))
-        return carry.cot, carry.pcot
+        return cot, pcot
+
+
+class TableSweeps:
+    """The two sweeps of a table as compiled functions, shared by runs of the same computation.
+
+    Compiled eagerly too, so that the last step is compiled as in the plain loop (bit-identical)
+    and an eager ``jax.grad`` does not compile its sweeps again on every call.
+    """
+
+    def __init__(self, step: Step, n: int, table, layout):
+        step, split, end = lean(step), table.forward, len(table.rows)
+
+        def forward(rows, consts, leaves):
+            carry = Carry(leaves, layout.empty(table.slots, leaves))
+            carry = run_rows(rows, 0, split, carry, step, consts, layout)
+            return step(n - 1, carry.hand, consts), carry.hand, carry.buffers
+
+        def reverse(rows, consts, hand, buffers, cot):
+            carry = Carry(hand, buffers, list(cot), [jnp.zeros_like(c) for c in consts.diff])
+            carry = run_rows(rows, split, end, carry, step, consts, layout)
+            return carry.cot, carry.pcot
+
+        self.forward, self.reverse = jax.jit(forward), jax.jit(reverse)
 
 
 def _plain(scheme, step: Step, n: int, consts, diff, other):
@@ -92,11 +115,6 @@ def run_range(scheme, start: int, stride: int, n: int, body, init, what: str = "
     def fwd(rows, consts, diff, other):
         out, hand, buffers = plan.forward(rows, consts, step.merge(diff, other))
         return step.split(out), (rows, consts, hand, buffers)
-
-    # jitted so that eagerly, too, the last step is compiled as in the plain loop (bit-identical);
-    # a host-driven run calls compiled pieces itself
-    if isinstance(plan, TableRun):
-        fwd = jax.jit(fwd)
 
     def bwd(res, cotangents):
         rows, consts, hand, buffers = res

@@ -24,16 +24,13 @@ Online ``while`` loops and vjps whose forward pass ran eagerly need concrete val
 
 from __future__ import annotations
 
-import copy
-import hashlib
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
-import jax.extend
 import jax.numpy as jnp
 import numpy as np
 
+from ._compiled import lean, shared
 from ._fori import planned
 from ._host_progress import progress_bar
 from ._host_traced import HostStorageTracedError, traced_forward, traced_reverse
@@ -46,12 +43,10 @@ class CompiledStep:
     """``Step.advance`` and ``Step.adjoint`` as compiled calls, for ``apply_group`` with ints."""
 
     def __init__(self, step):
-        # a shallow copy without the run's own values (perhaps tracers): they are passed in
-        lean, lean._traced = copy.copy(step), copy.copy(step._traced)
-        lean.init = lean.consts = lean._traced.consts = None
-        self._advance = jax.jit(lean.advance)
-        self._one = jax.jit(lambda leaves, k, consts: lean(k, leaves, consts))
-        self._adjoint = jax.jit(lean.adjoint)
+        step = lean(step)  # the run's values are passed in
+        self._advance = jax.jit(step.advance)
+        self._one = jax.jit(lambda leaves, k, consts: step(k, leaves, consts))
+        self._adjoint = jax.jit(step.adjoint)
 
     def advance(self, leaves, start: int, stop: int, consts):
         if stop <= start:
@@ -62,60 +57,6 @@ class CompiledStep:
 
     def adjoint(self, k: int, leaves, cot, pcot, consts):
         return self._adjoint(np.int32(k), leaves, cot, pcot, consts)
-
-
-#: compiled pieces of recent loop bodies, most recently used last
-_COMPILED: OrderedDict = OrderedDict()
-_COMPILED_KEEP = 16
-
-
-def compiled_step(step) -> CompiledStep:
-    """The compiled pieces for ``step``, shared by every run of the same computation.
-
-    Eager ``jax.grad`` traces the body again on every call, so a fresh ``Step`` would compile
-    again each time (~0.1-0.5 s). The key is what the pieces compute: the body's jaxpr, which of
-    its constants are arguments, the values of the fixed ones, and the loop index map (affine,
-    ``start + k*stride``, so its values at 0 and 1 fix it).
-    """
-    key = _computation(step)
-    if key is None:
-        return CompiledStep(step)
-    found = _COMPILED.pop(key, None) or CompiledStep(step)
-    _COMPILED[key] = found
-    while len(_COMPILED) > _COMPILED_KEEP:
-        _COMPILED.popitem(last=False)
-    return found
-
-
-def _computation(step):
-    traced = step._traced
-    try:
-        fixed = tuple(
-            (c.shape, np.dtype(c.dtype).str, hashlib.blake2b(np.ascontiguousarray(c).tobytes(), digest_size=16).digest())
-            for c in traced._fixed
-        )
-    except (TypeError, ValueError):  # a constant numpy cannot read (PRNG keys): compile afresh
-        return None
-    index = None if step.index is None else (int(step.index(0)), int(step.index(1)))
-    masks = (tuple(traced._hoisted), tuple(step._const_diff_mask), tuple(step.diff_mask), tuple(step._out_weak))
-    return str(traced._jaxpr), tuple(_callables(traced._jaxpr)), masks, fixed, index
-
-
-def _callables(jaxpr):
-    """Identities of the Python functions in ``jaxpr``'s parameters (callbacks, custom rules),
-    which its text does not tell apart. The cache keeps them alive, so an id is never reused."""
-    for eqn in jaxpr.eqns:
-        stack = list(eqn.params.values())
-        while stack:
-            value = stack.pop()
-            if isinstance(value, jax.extend.core.ClosedJaxpr):
-                value = value.jaxpr
-            if isinstance(value, jax.extend.core.Jaxpr):
-                yield from _callables(value)
-            elif isinstance(value, (tuple, list)):
-                stack.extend(value)
-            elif callable(value) and not isinstance(value, type):
-                yield id(value)
 
 
 class LevelSlots:
@@ -216,7 +157,7 @@ class HostRun:
     def open(self, slots: tuple[int, ...], consts, leaves, steps: int | None) -> LevelSlots:
         """Stores for a new eager forward sweep from ``leaves``, opened before any step runs."""
         self._check_concrete(consts, leaves)
-        self.compiled = self.compiled or compiled_step(self.step)
+        self.compiled = self.compiled or shared(self.step, "host", lambda: CompiledStep(self.step))
         return self.open_stores(slots, steps)
 
     def open_stores(self, slots: tuple[int, ...], steps: int | None) -> LevelSlots:

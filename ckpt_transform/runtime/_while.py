@@ -22,7 +22,7 @@ from jax import lax
 
 from ..schedules._actions import ADJOINT, ADVANCE, FREE, RESTORE, STORE
 from ..schedules._array_ops import ArrayOps
-from ._fori import TableRun, make_run
+from ._fori import make_run
 from ._stats import emit
 from ._step import CarryError, Consts, Step, defined_at
 from ._host_while import online_rules
@@ -173,8 +173,7 @@ def _offline_rules(scheme, step: Step, plain):
         if plan is None:
             return step.split(leaves), (consts, None, None, None)
         rows = jnp.asarray(plan.table.rows)
-        forward = jax.jit(plan.forward) if isinstance(plan, TableRun) else plan.forward
-        out, hand, buffers = forward(rows, consts, leaves)
+        out, hand, buffers = plan.forward(rows, consts, leaves)
         return step.split(out), (consts, rows, hand, buffers)
 
     def bwd(res, cotangents):
