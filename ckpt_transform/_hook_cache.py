@@ -55,13 +55,16 @@ def cache_path(source_path: str) -> str | None:
     """
     if _TAIL is None:
         return None
-    head, name = os.path.split(source_path)
-    stem = name.rpartition(".")[0] or name
     if sys.pycache_prefix:  # rare: let the interpreter map the directory
-        head = os.path.dirname(importlib.util.cache_from_source(source_path))
-    else:
-        head = os.path.join(head, "__pycache__")
-    return os.path.join(head, stem + _TAIL)
+        return os.path.join(os.path.dirname(importlib.util.cache_from_source(source_path)), _stem(source_path) + _TAIL)
+    # string operations, not os.path: this runs for every module of a hooked package
+    head, sep, name = (source_path.replace(os.altsep, os.sep) if os.altsep else source_path).rpartition(os.sep)
+    return f"{head}{sep}__pycache__{os.sep}{_stem(name)}{_TAIL}"
+
+
+def _stem(path: str) -> str:
+    name = os.path.basename(path)
+    return name.rpartition(".")[0] or name
 
 
 def read(pyc: str | None) -> bytes:
@@ -90,11 +93,10 @@ def same_source(cached: bytes, source: bytes, filename: str) -> types.CodeType |
     return _code(cached, filename)
 
 
-def write(pyc: str, source: bytes, st: os.stat_result | None, code: types.CodeType, mode: int) -> bool:
-    """Atomically store ``code`` for ``source``, with the stat key of ``st`` if it was taken before
-    the source was read (None: no key; the next import's hash check records it)."""
-    key = _NO_KEY if st is None else _key(st)
-    return _replace(pyc, _MAGIC + importlib.util.source_hash(source) + key + marshal.dumps(code), mode)
+def write(pyc: str, source: bytes, st: os.stat_result, code: types.CodeType) -> bool:
+    """Atomically store ``code`` for ``source``, whose stat, taken before it was read, is ``st``."""
+    payload = _MAGIC + importlib.util.source_hash(source) + _key(st) + marshal.dumps(code)
+    return _replace(pyc, payload, st.st_mode)
 
 
 def refresh(pyc: str, cached: bytes, st: os.stat_result) -> None:

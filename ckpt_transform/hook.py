@@ -170,18 +170,19 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
                 file=sys.stderr,
             )
         if self._pyc:
-            _hook_cache.write(self._pyc, source, st, code, (st or os.stat(path)).st_mode)
+            _hook_cache.write(self._pyc, source, st, code)
         return code
 
 
 def _lookup(loader, path: str, pyc: str | None):
     """``(stat, source, code)`` of the module at ``path``: ``code`` is the cached transformed code
-    or None; ``source`` is None when the cache proved itself fresh from the stat alone. ``stat``
-    is taken before the source is read (a later edit must not pass for the bytes read here), and
-    only when there is a cache file: most modules of a hooked package have none."""
+    or None; ``source`` is None when the cache proved itself fresh from the stat alone. The stat
+    is taken before the source is read: a later edit must not pass for the bytes read here."""
+    st = os.stat(path)
+    if not st.st_size:  # an empty module (many a package's __init__): nothing to read
+        return st, b"", None
     cached = _hook_cache.read(pyc)
-    st = os.stat(path) if cached else None
-    code = _hook_cache.unchanged(cached, st, path) if cached else None
+    code = _hook_cache.unchanged(cached, st, path)
     if code is not None:
         return st, None, code
     source = loader.get_data(path)

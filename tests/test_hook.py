@@ -375,7 +375,7 @@ def test_check_against_plain_rebuilds_the_plain_loop_of_a_hooked_function(import
     # A wrong rewrite served from the cache: code of another loop under this source's hash.
     source = tmp_path / wrong / "loops.py"
     other = compile_source(LOOPS.replace("x * RATE + i", "x * RATE - i"), str(source))
-    assert _hook_cache.write(_hook_cache.cache_path(str(source)), source.read_bytes(), None, other, 0o644)
+    assert _hook_cache.write(_hook_cache.cache_path(str(source)), source.read_bytes(), source.stat(), other)
     with install_import_hook([right, wrong]) as hook:
         good, bad = (importlib.import_module(f"{pkg}.loops") for pkg in (right, wrong))
     assert hook.transformed == [f"{right}.loops"] and hook.cached == [f"{wrong}.loops"]
