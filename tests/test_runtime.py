@@ -259,3 +259,23 @@ def test_apply_group_with_python_integers_matches_the_compiled_executor():
     g_x, g_p = jax.grad(lambda x, p: plain(x, p).sum(), argnums=(0, 1))(X0, p)
     np.testing.assert_allclose(cot, g_x, rtol=1e-13)
     np.testing.assert_allclose(pcot, g_p, rtol=1e-13)
+
+
+def test_compiled_sweeps_are_shared_only_by_tables_of_the_same_shape():
+    """Revolve(3) and Periodic(3) on 7 steps have tables of the same length and forward sweep
+    but 3 and 4 snapshot slots: each needs its own compiled sweeps."""
+    from ckpt_transform.runtime import _compiled
+    from ckpt_transform.runtime._fori import planned
+
+    (_, a), (_, b) = planned(Revolve(3), 7), planned(Periodic(3), 7)
+    assert (a.forward, len(a.rows), a.slots) == (b.forward, len(b.rows), 3) and b.slots == 4
+
+    def body(i, x):
+        return x + 0.1 * jnp.sin(x * (i + 1))
+
+    want = jax.grad(lambda x: jax.lax.fori_loop(0, 7, body, x).sum())(jnp.ones(3))
+    _compiled._CACHE.clear()
+    for scheme in (Revolve(3), Periodic(3), Revolve(3)):
+        grad = jax.grad(lambda x: fori_loop(0, 7, body, x, scheme=scheme).sum())(jnp.ones(3))
+        np.testing.assert_allclose(grad, want, rtol=1e-13)
+    assert len(_compiled._CACHE) == 2

@@ -43,7 +43,7 @@ class TableRun:
         self.scheme, self.step, self.n = scheme, step, n
         self.schedule, self.table = planned(scheme, n)
         layout = in_graph_layout(scheme)
-        extra = ("table", n, self.table.forward, len(self.table.rows))
+        extra = ("table", n, self.table.forward, len(self.table.rows), self.table.slots)  # what it compiles
         self.sweeps = shared(step, extra, lambda: TableSweeps(step, n, self.table, layout))
 
     def forward(self, rows, consts, leaves):
