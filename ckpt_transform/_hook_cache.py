@@ -2,14 +2,16 @@
 
 The file starts like a PEP 552 "checked hash" pyc (magic, flags, source hash), so a stale entry is
 detected from the source bytes themselves, not from an mtime that two edits within one second
-share. Reading and hashing the source costs as much as the rest of a cached import, though, so
-the header also holds a stat key of the source as it was when hashed (inode, size, mtime, ctime,
+share. Reading and hashing the source costs time that grows with its size (hashing 86 kB: 25 us
+on the development machine, besides the read), though, so the header also holds a stat key of the source as it was when hashed (inode, size, mtime, ctime,
 the way git's index proves a file unchanged): when the source's stat still gives that key, its
 bytes are the hashed ones and the source is not read. Nobody can set a ctime (``os.utime`` and
 every write move it to now), so an edit always changes the key, except within the file system's
-timestamp granularity of the hash itself; a key is therefore only recorded for sources last
-changed over two seconds before they were hashed ("racy" ones are hashed on every import until
-then). Any mismatch falls back to the hash, which decides.
+timestamp granularity of the moment the source was read; a key is therefore only recorded for a
+source last changed over two seconds before it was read, by this machine's clock when it was
+stat'ed and by the file system's own clock (the cache file's mtime), which a file server may keep
+differently. "Racy" sources are hashed on every import until then. On Windows, where ctime is the
+creation time, no key is recorded. Any mismatch falls back to the hash, which decides.
 
 The name carries the tool version and the interpreter's cache tag
 (``mod.cpython-311-ckpt_transform-0.1.0.pyc``), so it never collides with the interpreter's own pyc
@@ -39,6 +41,7 @@ _STAT_KEY = struct.Struct("<4q")  # st_ino, st_size, st_mtime_ns, st_ctime_ns of
 _KEY = slice(_HASH.stop, _HASH.stop + _STAT_KEY.size)
 _NO_KEY = bytes(_STAT_KEY.size)  # recorded for racy sources: never matches, the hash decides
 _RACY_NS = 2_000_000_000  # above any file system's timestamp granularity (FAT: 2 s)
+_CTIME_IS_CREATION = os.name == "nt"  # there a rewrite that restores the mtime keeps the whole stat
 _OPT = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
 _TAIL = (  # the file name after the module's stem; None without a cache tag (no caching at all)
     None
@@ -78,10 +81,18 @@ def read(pyc: str | None) -> bytes:
         return b""
 
 
-def unchanged(cached: bytes, st: os.stat_result, filename: str) -> types.CodeType | None:
-    """The cached code when the source's stat proves it unchanged since it was hashed, else None."""
-    key = cached[_KEY]
-    if cached[: len(_MAGIC)] != _MAGIC or key == _NO_KEY or key != _stat_key(st):
+def stat_key(st: os.stat_result) -> bytes:
+    """The key of a source just stat'ed, to compare and to record; ``_NO_KEY`` (never matches)
+    while an edit could still leave the same stat, or where ctime is a creation time (Windows).
+    Call it before reading the source: it tells whether the bytes about to be read are racy."""
+    if _CTIME_IS_CREATION or time.time_ns() - st.st_ctime_ns <= _RACY_NS:
+        return _NO_KEY
+    return _STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def unchanged(cached: bytes, key: bytes, filename: str) -> types.CodeType | None:
+    """The cached code when the source's stat key proves it unchanged since it was hashed, else None."""
+    if key == _NO_KEY or cached[: len(_MAGIC)] != _MAGIC or cached[_KEY] != key:
         return None
     return _code(cached, filename)
 
@@ -93,26 +104,23 @@ def same_source(cached: bytes, source: bytes, filename: str) -> types.CodeType |
     return _code(cached, filename)
 
 
-def write(pyc: str, source: bytes, st: os.stat_result, code: types.CodeType) -> bool:
-    """Atomically store ``code`` for ``source``, whose stat, taken before it was read, is ``st``."""
-    payload = _MAGIC + importlib.util.source_hash(source) + _key(st) + marshal.dumps(code)
-    return _replace(pyc, payload, st.st_mode)
+def write(pyc: str, source: bytes, key: bytes, code: types.CodeType, mode: int) -> bool:
+    """Atomically store ``code`` for ``source``, whose ``stat_key`` was taken before it was read."""
+    return _replace(pyc, _MAGIC + importlib.util.source_hash(source) + key + marshal.dumps(code), mode)
 
 
-def refresh(pyc: str, cached: bytes, st: os.stat_result) -> None:
+def refresh(pyc: str, cached: bytes, key: bytes, mode: int) -> None:
     """Record the stat key of a source the hash found unchanged (touched, copied, no longer racy)."""
-    key = _key(st)
     if key != _NO_KEY and key != cached[_KEY]:
-        _replace(pyc, cached[: _HASH.stop] + key + cached[_KEY.stop :], st.st_mode)
+        _replace(pyc, cached[: _HASH.stop] + key + cached[_KEY.stop :], mode)
 
 
-def _stat_key(st: os.stat_result) -> bytes:
-    return _STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _key(st: os.stat_result) -> bytes:
-    """The key to record: none while an edit could still leave the same timestamps."""
-    return _stat_key(st) if time.time_ns() - st.st_ctime_ns > _RACY_NS else _NO_KEY
+def _racy_by_file_clock(payload: bytes, written: os.stat_result) -> bool:
+    """Whether the key in ``payload`` is racy by the clock of the file system that stamped the
+    source's ctime (as seen in the mtime of the cache file being written): the local clock that
+    ``stat_key`` used may run ahead of a file server's."""
+    key = payload[_KEY]
+    return key != _NO_KEY and written.st_mtime_ns - _STAT_KEY.unpack(key)[3] <= _RACY_NS
 
 
 def _code(cached: bytes, filename: str) -> types.CodeType | None:
@@ -139,6 +147,10 @@ def _replace(pyc: str, payload: bytes, mode: int) -> bool:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
+            f.flush()
+            if _racy_by_file_clock(payload, os.fstat(fd)):
+                f.seek(_KEY.start)
+                f.write(_NO_KEY)
         os.replace(tmp, pyc)
     except OSError:
         try:

@@ -101,15 +101,15 @@ class ImportHook(importlib.abc.MetaPathFinder):
             return spec
         pyc = _hook_cache.cache_path(spec.origin)
         try:
-            st, source, code = _lookup(spec.loader, spec.origin, pyc)
+            found = _lookup(spec.loader, spec.origin, pyc)
         except OSError:
             return spec
         # Latin-1 decodes any bytes; the marker words are ASCII, so the check stays exact.
-        if code is None and not has_marker(source.decode("latin-1")):
+        if found[3] is None and not has_marker(found[2].decode("latin-1")):
             return spec
         hooked = importlib.machinery.ModuleSpec(
             name,
-            _TransformingLoader(name, spec.origin, (st, source, code), pyc, self),
+            _TransformingLoader(name, spec.origin, found, pyc, self),
             origin=spec.origin,
             is_package=spec.submodule_search_locations is not None,
         )
@@ -150,9 +150,9 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname):
         path = self.get_filename(fullname)
         if self._found is not None:  # first load: what the finder found
-            (st, source, code), self._found = self._found, None
+            (st, key, source, code), self._found = self._found, None
         else:  # a reload: look again
-            st, source, code = _lookup(self, path, self._pyc)
+            st, key, source, code = _lookup(self, path, self._pyc)
         debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
         if code is not None:
             self._hook.cached.append(fullname)
@@ -170,26 +170,28 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
                 file=sys.stderr,
             )
         if self._pyc:
-            _hook_cache.write(self._pyc, source, st, code)
+            _hook_cache.write(self._pyc, source, key, code, st.st_mode)
         return code
 
 
 def _lookup(loader, path: str, pyc: str | None):
-    """``(stat, source, code)`` of the module at ``path``: ``code`` is the cached transformed code
-    or None; ``source`` is None when the cache proved itself fresh from the stat alone. The stat
-    is taken before the source is read: a later edit must not pass for the bytes read here."""
+    """``(stat, stat key, source, code)`` of the module at ``path``: ``code`` is the cached
+    transformed code or None; ``source`` is None when the cache proved itself fresh from the stat
+    alone. The stat and its key are taken before the source is read: a later edit must not pass
+    for the bytes read here."""
     st = os.stat(path)
+    key = _hook_cache.stat_key(st)
     if not st.st_size:  # an empty module (many a package's __init__): nothing to read
-        return st, b"", None
+        return st, key, b"", None
     cached = _hook_cache.read(pyc)
-    code = _hook_cache.unchanged(cached, st, path)
+    code = _hook_cache.unchanged(cached, key, path)
     if code is not None:
-        return st, None, code
+        return st, key, None, code
     source = loader.get_data(path)
     code = _hook_cache.same_source(cached, source, path)
     if code is not None:
-        _hook_cache.refresh(pyc, cached, st)
-    return st, source, code
+        _hook_cache.refresh(pyc, cached, key, st.st_mode)
+    return st, key, source, code
 
 
 def _check_packages(packages) -> tuple[str, ...]:

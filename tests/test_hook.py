@@ -367,6 +367,23 @@ def test_stat_key_spares_reading_an_unchanged_source_and_the_hash_still_decides(
     assert hook.cached == [f"{pkg}.loops"] and len(reads) == 2
 
 
+def test_a_stat_key_is_recorded_only_when_no_clock_calls_the_source_racy(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    source = tmp_path / "mod.py"
+    source.write_text("X = 1\n")
+    st = source.stat()
+    assert _hook_cache.stat_key(st) == _hook_cache._NO_KEY  # just changed: racy by the local clock
+    monkeypatch.setattr(_hook_cache.time, "time_ns", lambda: st.st_ctime_ns + 3 * 10**9)
+    assert _hook_cache.stat_key(st) != _hook_cache._NO_KEY  # taken when the source is read, not later
+    code = compile("X = 1\n", str(source), "exec")
+    pyc = tmp_path / "__pycache__" / "mod.pyc"
+    for age, recorded in ((0, False), (10 * 10**9, True)):  # the cache file's mtime: the file system's clock
+        key = _hook_cache._STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, time.time_ns() - age)
+        assert _hook_cache.write(str(pyc), source.read_bytes(), key, code, 0o644)
+        assert (pyc.read_bytes()[_hook_cache._KEY] == key) is recorded
+        assert (pyc.read_bytes()[_hook_cache._KEY] == _hook_cache._NO_KEY) is not recorded
+
+
 def test_check_against_plain_rebuilds_the_plain_loop_of_a_hooked_function(importable, tmp_path):
     from ckpt_transform.pytest_plugin import check_against_plain
     from ckpt_transform.transform import compile_source
@@ -375,7 +392,8 @@ def test_check_against_plain_rebuilds_the_plain_loop_of_a_hooked_function(import
     # A wrong rewrite served from the cache: code of another loop under this source's hash.
     source = tmp_path / wrong / "loops.py"
     other = compile_source(LOOPS.replace("x * RATE + i", "x * RATE - i"), str(source))
-    assert _hook_cache.write(_hook_cache.cache_path(str(source)), source.read_bytes(), source.stat(), other)
+    key = _hook_cache.stat_key(source.stat())
+    assert _hook_cache.write(_hook_cache.cache_path(str(source)), source.read_bytes(), key, other, 0o644)
     with install_import_hook([right, wrong]) as hook:
         good, bad = (importlib.import_module(f"{pkg}.loops") for pkg in (right, wrong))
     assert hook.transformed == [f"{right}.loops"] and hook.cached == [f"{wrong}.loops"]

@@ -16,12 +16,13 @@ write ~4.5 GB/s and read ~9-11 GB/s. Uncompressed datasets are contiguous; compr
 chunked one slot per chunk (split further past 1 GiB), so a write never touches another slot.
 
 Uncompressed leaves are allocated when the file is created (no fill) and read and written with
-``os.preadv``/``os.pwrite`` at the dataset's file offset, through a second descriptor of the same
-file: h5py's own path for a 1 MiB slot costs ~130 us to write and ~90 us to read, pwrite/preadv
-~60 and ~40 us, and they release the GIL, so a write on the executor's background thread does not
-hold up the Python loop. The file stays an ordinary HDF5 file: HDF5 owns the metadata, never
-touches that raw data, and any reader sees it. Reads land in 64-byte aligned buffers, which JAX
-on the CPU adopts without copying. Compressed (chunked) leaves go through h5py.
+``os.preadv``/``os.pwrite`` at the dataset's file offset, through a duplicate of HDF5's own
+descriptor (the very file it has open): h5py's path for a 1 MiB slot costs ~130 us to write and
+~90 us to read, pwrite/preadv ~60 and ~40 us, and they release the GIL, so a write on the
+executor's background thread does not hold up the Python loop. The file stays an ordinary HDF5
+file: HDF5 owns the metadata, never touches that raw data, and any reader sees it. Reads land in
+64-byte aligned buffers, which JAX on the CPU adopts without copying. Compressed (chunked) leaves,
+and every leaf where ``os.preadv`` is missing, go through h5py.
 
 A slot is valid only while ``/steps[slot] >= 0``, and that entry is written last: a write first
 frees an occupied slot (``free`` marks it -1 and flushes), then writes the leaves and flushes,
@@ -182,11 +183,9 @@ class HDF5Store(Store):
         self._offsets = [_raw_offset(ds) for ds in datasets]
         if any(offset is not None for offset in self._offsets):
             try:
-                mode = os.O_RDONLY if read_only else os.O_RDWR
-                self._fds.append(os.open(path, mode | getattr(os, "O_CLOEXEC", 0)))
-            except OSError as exc:
-                self._finalizer()
-                raise StorageError(f"HDF5Storage: cannot open {path!r} for snapshot data: {exc}") from exc
+                self._fds.append(os.dup(file.id.get_vfd_handle()))
+            except (OSError, TypeError, ValueError):  # not a plain POSIX file driver: h5py does all I/O
+                self._offsets = [None] * len(datasets)
         # a file removed at close is never read by anyone else: it skips the validity bookkeeping
         self._durable = not remove and not read_only
 
@@ -253,7 +252,7 @@ class HDF5Store(Store):
 
 def _raw_offset(ds: h5py.Dataset) -> int | None:
     """The file offset of ``ds``'s data if it is one allocated, unfiltered, native block."""
-    if not hasattr(os, "pwrite") or not ds.dtype.isnative:
+    if not (hasattr(os, "pwrite") and hasattr(os, "preadv")) or not ds.dtype.isnative:
         return None
     dcpl = ds.id.get_create_plist()
     if dcpl.get_layout() != h5d.CONTIGUOUS or dcpl.get_nfilters() or dcpl.get_external_count():
