@@ -39,7 +39,7 @@ _MAGIC = importlib.util.MAGIC_NUMBER + _FLAGS
 _HASH = slice(len(_MAGIC), len(_MAGIC) + 8)
 _STAT_KEY = struct.Struct("<4q")  # st_ino, st_size, st_mtime_ns, st_ctime_ns of the hashed source
 _KEY = slice(_HASH.stop, _HASH.stop + _STAT_KEY.size)
-_NO_KEY = bytes(_STAT_KEY.size)  # recorded for racy sources: never matches, the hash decides
+NO_KEY = bytes(_STAT_KEY.size)  # recorded for racy sources: never matches, the hash decides
 _RACY_NS = 2_000_000_000  # above any file system's timestamp granularity (FAT: 2 s)
 _CTIME_IS_CREATION = os.name == "nt"  # there a rewrite that restores the mtime keeps the whole stat
 _OPT = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
@@ -82,17 +82,17 @@ def read(pyc: str | None) -> bytes:
 
 
 def stat_key(st: os.stat_result) -> bytes:
-    """The key of a source just stat'ed, to compare and to record; ``_NO_KEY`` (never matches)
+    """The key of a source just stat'ed, to compare and to record; ``NO_KEY`` (never matches)
     while an edit could still leave the same stat, or where ctime is a creation time (Windows).
     Call it before reading the source: it tells whether the bytes about to be read are racy."""
     if _CTIME_IS_CREATION or time.time_ns() - st.st_ctime_ns <= _RACY_NS:
-        return _NO_KEY
+        return NO_KEY
     return _STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def unchanged(cached: bytes, key: bytes, filename: str) -> types.CodeType | None:
     """The cached code when the source's stat key proves it unchanged since it was hashed, else None."""
-    if key == _NO_KEY or cached[: len(_MAGIC)] != _MAGIC or cached[_KEY] != key:
+    if key == NO_KEY or cached[: len(_MAGIC)] != _MAGIC or cached[_KEY] != key:
         return None
     return _code(cached, filename)
 
@@ -111,7 +111,7 @@ def write(pyc: str, source: bytes, key: bytes, code: types.CodeType, mode: int) 
 
 def refresh(pyc: str, cached: bytes, key: bytes, mode: int) -> None:
     """Record the stat key of a source the hash found unchanged (touched, copied, no longer racy)."""
-    if key != _NO_KEY and key != cached[_KEY]:
+    if key != NO_KEY and key != cached[_KEY]:
         _replace(pyc, cached[: _HASH.stop] + key + cached[_KEY.stop :], mode)
 
 
@@ -120,7 +120,7 @@ def _racy_by_file_clock(payload: bytes, written: os.stat_result) -> bool:
     source's ctime (as seen in the mtime of the cache file being written): the local clock that
     ``stat_key`` used may run ahead of a file server's."""
     key = payload[_KEY]
-    return key != _NO_KEY and written.st_mtime_ns - _STAT_KEY.unpack(key)[3] <= _RACY_NS
+    return key != NO_KEY and written.st_mtime_ns - _STAT_KEY.unpack(key)[3] <= _RACY_NS
 
 
 def _code(cached: bytes, filename: str) -> types.CodeType | None:
@@ -150,7 +150,7 @@ def _replace(pyc: str, payload: bytes, mode: int) -> bool:
             f.flush()
             if _racy_by_file_clock(payload, os.fstat(fd)):
                 f.seek(_KEY.start)
-                f.write(_NO_KEY)
+                f.write(NO_KEY)
         os.replace(tmp, pyc)
     except OSError:
         try:

@@ -170,20 +170,22 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
                 file=sys.stderr,
             )
         if self._pyc:
-            _hook_cache.write(self._pyc, source, key, code, st.st_mode)
+            _hook_cache.write(self._pyc, source, key, code, (st or os.stat(path)).st_mode)
         return code
 
 
 def _lookup(loader, path: str, pyc: str | None):
     """``(stat, stat key, source, code)`` of the module at ``path``: ``code`` is the cached
     transformed code or None; ``source`` is None when the cache proved itself fresh from the stat
-    alone. The stat and its key are taken before the source is read: a later edit must not pass
-    for the bytes read here."""
+    alone. Most modules of a hooked package have no cache file: for them only the source is read
+    (stat and key are None, so a first transform records no key and the next import's hash check
+    does). Otherwise the stat and its key are taken before the source is read: a later edit must
+    not pass for the bytes read here."""
+    cached = _hook_cache.read(pyc)
+    if not cached:
+        return None, _hook_cache.NO_KEY, loader.get_data(path), None
     st = os.stat(path)
     key = _hook_cache.stat_key(st)
-    if not st.st_size:  # an empty module (many a package's __init__): nothing to read
-        return st, key, b"", None
-    cached = _hook_cache.read(pyc)
     code = _hook_cache.unchanged(cached, key, path)
     if code is not None:
         return st, key, None, code

@@ -339,13 +339,13 @@ def test_stat_key_spares_reading_an_unchanged_source_and_the_hash_still_decides(
         return hook, module
 
     hook, _ = import_loops()  # just written: racy, so no stat key is recorded and the hash decides
-    assert hook.transformed == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] == _hook_cache._NO_KEY
+    assert hook.transformed == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] == _hook_cache.NO_KEY
     hook, _ = import_loops()
-    assert hook.cached == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] == _hook_cache._NO_KEY
+    assert hook.cached == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] == _hook_cache.NO_KEY
 
     monkeypatch.setattr(_hook_cache, "_RACY_NS", -(10**18))  # as if the source were long unchanged
     hook, _ = import_loops()  # the hash hit records the key
-    assert hook.cached == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] != _hook_cache._NO_KEY
+    assert hook.cached == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] != _hook_cache.NO_KEY
     reads = []
     real_get_data = importlib.machinery.SourceFileLoader.get_data
     monkeypatch.setattr(
@@ -372,16 +372,16 @@ def test_a_stat_key_is_recorded_only_when_no_clock_calls_the_source_racy(tmp_pat
     source = tmp_path / "mod.py"
     source.write_text("X = 1\n")
     st = source.stat()
-    assert _hook_cache.stat_key(st) == _hook_cache._NO_KEY  # just changed: racy by the local clock
+    assert _hook_cache.stat_key(st) == _hook_cache.NO_KEY  # just changed: racy by the local clock
     monkeypatch.setattr(_hook_cache.time, "time_ns", lambda: st.st_ctime_ns + 3 * 10**9)
-    assert _hook_cache.stat_key(st) != _hook_cache._NO_KEY  # taken when the source is read, not later
+    assert _hook_cache.stat_key(st) != _hook_cache.NO_KEY  # taken when the source is read, not later
     code = compile("X = 1\n", str(source), "exec")
     pyc = tmp_path / "__pycache__" / "mod.pyc"
     for age, recorded in ((0, False), (10 * 10**9, True)):  # the cache file's mtime: the file system's clock
         key = _hook_cache._STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, time.time_ns() - age)
         assert _hook_cache.write(str(pyc), source.read_bytes(), key, code, 0o644)
         assert (pyc.read_bytes()[_hook_cache._KEY] == key) is recorded
-        assert (pyc.read_bytes()[_hook_cache._KEY] == _hook_cache._NO_KEY) is not recorded
+        assert (pyc.read_bytes()[_hook_cache._KEY] == _hook_cache.NO_KEY) is not recorded
 
 
 def test_check_against_plain_rebuilds_the_plain_loop_of_a_hooked_function(importable, tmp_path):
