@@ -19,7 +19,8 @@ of a few marked loops and nothing else shows that fixed cost most; a module with
 definitions around its loops hardly notices it; for large modules the stat key (no source read
 or hash on a hit, see ``ckpt_transform/_hook_cache.py``) saves what would grow with their size.
 Sources are written over two seconds before the hook caches them, as with any source not edited
-this very moment (racy sources are hashed on every import).
+this very moment (racy sources are hashed on every import), and imported twice with the hook first:
+a first transform records no stat key, the next import's hash check does.
 """
 
 from __future__ import annotations
@@ -183,7 +184,8 @@ def main() -> None:
         for module in modules:  # warm the interpreter's pycs, then the hook's
             measure(pkg, module, False, root, env)
             warm = f"import ckpt_transform.hook as h; h.install_import_hook([{pkg!r}]); import {pkg}.{module}"
-            subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)
+            for _ in range(2):  # transform, then record the stat key (see _hook_cache)
+                subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)
         print(f"{args.processes} fresh processes per variant; medians of the import alone")
         for module, (text, what) in modules.items():
             plain, hooked = [], []
