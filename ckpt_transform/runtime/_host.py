@@ -64,7 +64,7 @@ class LevelSlots:
 
     ``position`` is the step of the state in hand, set by the executor before each group, so the
     stores record which step every slot holds. A write runs on a background thread while the
-    next steps compute (XLA runs this loop on one core; the other is free). One write is in
+    next steps compute. One write is in
     flight at a time, so a slow store holds back the computation rather than piling up
     snapshots; reads and ``close`` wait for it first, and ``wait`` raises what it raised. The
     leaves of the last write stay referenced (one state more in device memory) until the next
@@ -75,7 +75,7 @@ class LevelSlots:
     ``benchmarks/bench_storage_runtime.py --full``): HDF5Storage 423 -> 321 ms and HostStorage
     351 -> 297 ms with this and the one-step advance of ``CompiledStep`` (compiled executor with
     memory storage: 231 ms). Reading restores ahead on a second thread, in schedule order, gained
-    nothing measurable (355 against 358 ms; XLA keeps both cores busy, so the reads only move).
+    nothing measurable (355 against 358 ms).
     """
 
     def __init__(self, stores, counts):
