@@ -9,7 +9,7 @@ the host-driven executor (eager ``jax.grad``) and by the compiled executor with 
 one process, the variants called in turn (best of ``--repeats`` rounds) so that the load of a
 shared machine disturbs each alike.
 
-Usage: python benchmarks/bench_storage_runtime.py [--full] [--repeats 3]
+Usage: python benchmarks/bench_storage_runtime.py [--full] [--repeats 5]
 (default 128 x 128, 100 steps; ``--full``: 512 x 512, 400 steps, as the issue states it)
 """
 
@@ -43,7 +43,7 @@ def gradient(steps, scheme):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="512 x 512, 400 steps (default 128 x 128, 100)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     cells, steps, snapshots = (512, 400, 10) if args.full else (128, 100, 10)
     x = jax.random.uniform(jax.random.PRNGKey(0), (cells, cells), jnp.float32)
