@@ -216,7 +216,7 @@ class HDF5Store(Store):
             elif offset is None:
                 ds.id.read(*_slot_spaces(ds, slot), array)
             else:
-                self._raw(lambda fd, buffer, at: os.preadv(fd, [buffer], at), array, offset + slot * array.nbytes)
+                self._raw(_preadv, array, offset + slot * array.nbytes)
             arrays.append(array.view(spec.dtype) if spec.dtype != ds.dtype else array)
         return arrays
 
@@ -248,6 +248,10 @@ class HDF5Store(Store):
                 self._file.attrs["status"] = "closed"
         finally:
             self._finalizer()
+
+
+def _preadv(fd: int, buffer, at: int) -> int:
+    return os.preadv(fd, [buffer], at)
 
 
 def _raw_offset(ds: h5py.Dataset) -> int | None:

@@ -63,7 +63,28 @@ class _Mentions(Walker):
         return False
 
 
-class _Bound(Walker):
+class _AssignmentTargets(Walker):
+    """Calls ``self._target(target)`` for what assignment statements (plain, augmented, annotated
+    with a value) and ``for`` loops assign: the one list of those statements."""
+
+    def _target(self, target):
+        raise NotImplementedError
+
+    def visit_AssignTarget(self, node):
+        self._target(node.target)
+
+    def visit_AugAssign(self, node):
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node):
+        if node.value is not None:
+            self._target(node.target)
+
+    def visit_For(self, node):
+        self._target(node.target)
+
+
+class _Bound(_AssignmentTargets):
     """Names bound in a scope, first binding node first (source order).
 
     With ``nested=False`` it stays in the current scope (no lambda, comprehension or def bodies);
@@ -76,64 +97,51 @@ class _Bound(Walker):
         self.globals: set = set()
         self.nonlocals: set = set()
 
-    def _add(self, target):
+    def _target(self, target):
         for name in target_names(target):
             self.names.setdefault(name.value, name)
 
-    def visit_AssignTarget(self, node):
-        self._add(node.target)
-
-    def visit_AugAssign(self, node):
-        self._add(node.target)
-
-    def visit_AnnAssign(self, node):
-        if node.value is not None:
-            self._add(node.target)
-
-    def visit_For(self, node):
-        self._add(node.target)
-
     def visit_CompFor(self, node):
-        self._add(node.target)
+        self._target(node.target)
 
     def visit_WithItem(self, node):
         if node.asname is not None:
-            self._add(node.asname.name)
+            self._target(node.asname.name)
 
     def visit_NamedExpr(self, node):
-        self._add(node.target)
+        self._target(node.target)
 
     def visit_ExceptHandler(self, node):
         if node.name is not None:
-            self._add(node.name.name)
+            self._target(node.name.name)
 
     def visit_ImportAlias(self, node):
         if node.asname is not None:
-            self._add(node.asname.name)
+            self._target(node.asname.name)
         else:
             name = node.name
             while isinstance(name, cst.Attribute):
                 name = name.value
-            self._add(name)
+            self._target(name)
         return False
 
     def visit_Del(self, node):
-        self._add(node.target)
+        self._target(node.target)
 
     def visit_Param(self, node):
-        self._add(node.name)
+        self._target(node.name)
 
     def visit_MatchAs(self, node):
         if node.name is not None:
-            self._add(node.name)
+            self._target(node.name)
 
     def visit_MatchStar(self, node):
         if node.name is not None:
-            self._add(node.name)
+            self._target(node.name)
 
     def visit_MatchMapping(self, node):
         if node.rest is not None:
-            self._add(node.rest)
+            self._target(node.rest)
 
     def visit_Global(self, node):
         self.globals.update(item.name.value for item in node.names)
@@ -145,11 +153,11 @@ class _Bound(Walker):
         return self.nested
 
     def visit_FunctionDef(self, node):
-        self._add(node.name)
+        self._target(node.name)
         return self.nested
 
     def visit_ClassDef(self, node):
-        self._add(node.name)
+        self._target(node.name)
         return self.nested
 
     visit_Lambda = _scope
@@ -271,7 +279,7 @@ def small_statement(small: cst.BaseSmallStatement) -> tuple:
     return names.names, set()
 
 
-class _Mutations(Walker):
+class _Mutations(_AssignmentTargets):
     """Names whose attributes or items a scope assigns or deletes (``a.x = ...``, ``a[i] += ...``)."""
 
     def __init__(self):
@@ -289,19 +297,6 @@ class _Mutations(Walker):
                 root = root.value
             if isinstance(root, cst.Name):
                 self.roots.setdefault(root.value, target)
-
-    def visit_AssignTarget(self, node):
-        self._target(node.target)
-
-    def visit_AugAssign(self, node):
-        self._target(node.target)
-
-    def visit_AnnAssign(self, node):
-        if node.value is not None:
-            self._target(node.target)
-
-    def visit_For(self, node):
-        self._target(node.target)
 
     def visit_Del(self, node):
         self._target(node.target)
