@@ -20,8 +20,10 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import types
 import warnings
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from ckpt_transform import _hook_cache
 from ckpt_transform.transform import has_marker  # libcst-free; the rewriter itself loads on demand
@@ -105,7 +107,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
         except OSError:
             return spec
         # Latin-1 decodes any bytes; the marker words are ASCII, so the check stays exact.
-        if found[3] is None and not has_marker(found[2].decode("latin-1")):
+        if found.code is None and not has_marker(found.source.decode("latin-1")):
             return spec
         hooked = importlib.machinery.ModuleSpec(
             name,
@@ -174,26 +176,33 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
         return code
 
 
-def _lookup(loader, path: str, pyc: str | None):
-    """``(stat, stat key, source, code)`` of the module at ``path``: ``code`` is the cached
-    transformed code or None; ``source`` is None when the cache proved itself fresh from the stat
-    alone. Most modules of a hooked package have no cache file: for them only the source is read
-    (stat and key are None, so a first transform records no key and the next import's hash check
-    does). Otherwise the stat and its key are taken before the source is read: a later edit must
-    not pass for the bytes read here."""
+class _Found(NamedTuple):
+    """What ``_lookup`` found of a module."""
+
+    st: os.stat_result | None  #: the source's stat, taken before it was read (None: not taken)
+    key: bytes  #: its stat key to record (``NO_KEY``: none)
+    source: bytes | None  #: None when the cache proved itself fresh from the stat alone
+    code: types.CodeType | None  #: the cached transformed code, if fresh
+
+
+def _lookup(loader, path: str, pyc: str | None) -> _Found:
+    """The module at ``path`` and its cached code. Most modules of a hooked package have no
+    cache file: for them only the source is read (no stat, no key: a first transform records
+    none, the next import's hash check does). Otherwise the stat and its key are taken before the
+    source is read: a later edit must not pass for the bytes read here."""
     cached = _hook_cache.read(pyc)
     if not cached:
-        return None, _hook_cache.NO_KEY, loader.get_data(path), None
+        return _Found(None, _hook_cache.NO_KEY, loader.get_data(path), None)
     st = os.stat(path)
     key = _hook_cache.stat_key(st)
     code = _hook_cache.unchanged(cached, key, path)
     if code is not None:
-        return st, key, None, code
+        return _Found(st, key, None, code)
     source = loader.get_data(path)
     code = _hook_cache.same_source(cached, source, path)
     if code is not None:
         _hook_cache.refresh(pyc, cached, key, st.st_mode)
-    return st, key, source, code
+    return _Found(st, key, source, code)
 
 
 def _check_packages(packages) -> tuple[str, ...]:
