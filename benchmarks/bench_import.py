@@ -8,16 +8,23 @@ modules import from ``ckpt_transform`` first (they cost the same either way), th
 processes; medians are compared. Both caches are warm: the interpreter's pyc for the plain import,
 the hook's pyc for the hooked one. Target from issue 5: hooked-from-cache <= 1.2 x plain.
 
-Where the difference comes from: a fixed 40-90 microseconds per hooked import, whatever the
-module's size. The hook's finder is Python code that runs for every module of a hooked package,
-the package's ``__init__`` included, and its first run in a process is cold (each first call of
-a function, and of a system call the import system itself never makes, costs 5-10 us on this
-machine; measured with a finder that only passes through: +14 us for two modules, with ours:
-+50 to +85 us). A marked module's cached code is also larger to unmarshal (each marked loop
-becomes a body function, a ``while`` loop a test function too: ~25 us for 12 loops). A module
-of a few marked loops and nothing else shows that fixed cost most; a module with ordinary
-definitions around its loops hardly notices it; for large modules the stat key (no source read
-or hash on a hit, see ``ckpt_transform/_hook_cache.py``) saves what would grow with their size.
+Rows: a module of nothing but marked loops (the worst case) and, as its floor, the same module's
+rewritten source imported as an ordinary module without any hook; a package of ten such modules
+imported whole; a typical model module; an unmarked module of a hooked package.
+
+What the development machine showed (2026-11; medians of single cold imports move by about
++-10 us between runs, so ratios by +-0.05): the rewritten code itself is not what costs. Its
+rewrite imported as an ordinary module (37 code objects instead of 19) costs 1.00-1.06 x the
+original. The hook's finder and cache lookup are Python code that runs for every module of a
+hooked package, the package's ``__init__`` included, and in a fresh process none of it has run yet,
+where the interpreter's own import code is warm from the hundreds of imports before: the first
+hooked import of a process (``__init__`` and one module) costs 55-80 us more than the plain one;
+an unmarked module pays an ``access`` for the cache file, the source read and the marker check.
+Imported again in the same process (removed from ``sys.modules``), a hooked module costs what the
+plain one does (57 vs 56 us); ten distinct modules in a row, with the garbage collector off, cost
+~14 us more each after the first (77 vs 90 us). A module with ordinary definitions around its
+loops hardly notices any of it; for large modules the stat key (no source read or hash on a
+hit, see ``ckpt_transform/_hook_cache.py``) saves what would grow with their size.
 Sources are written over two seconds before the hook caches them, as with any source not edited
 this very moment (racy sources are hashed on every import), and imported twice with the hook first:
 a first transform records no stat key, the next import's hash check does.
@@ -32,7 +39,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 from pathlib import Path
+
+from ckpt_transform.transform import transform_source
 
 # Worst case: a module made only of marked loops and their step functions (about 150 lines).
 BLOCK = '''
@@ -139,63 +149,99 @@ TYPICAL = (
 # Unmarked: what every other module of a hooked package pays (the marker text check).
 HELPERS = "import jax.numpy as jnp\n" + "".join(BLOCK.format(k=k).split("\n\n\ndef simulate_")[0] for k in range(6))
 
+MANY = 10  # modules like LOOPS in the package imported whole
+
 MEASURE = """\
 import dataclasses, sys, time
 import jax.numpy
 import ckpt_transform.hook
 from ckpt_transform import Online, Revolve, checkpoint
 if {hooked}:
-    hook = ckpt_transform.hook.install_import_hook([{pkg!r}])
+    hook = ckpt_transform.hook.install_import_hook({packages!r})
 start = time.perf_counter()
-import {pkg}.{module}
+import {target}
 elapsed = time.perf_counter() - start
 if {hooked}:
-    assert hook.cached == {expect_cached}, (hook.cached, hook.transformed)
+    assert sorted(hook.cached) == {cached!r}, (hook.cached, hook.transformed)
 print(elapsed)
 """
 
 
-def measure(pkg: str, module: str, hooked: bool, cwd: Path, env: dict) -> float:
-    expect = [f"{pkg}.{module}"] if hooked and module != "helpers" else []
-    code = MEASURE.format(pkg=pkg, module=module, hooked=hooked, expect_cached=expect)
+class Row(typing.NamedTuple):
+    """One line of the report: the import timed, and what the hook must serve from its cache."""
+
+    label: str
+    target: str  # the dotted name imported
+    lines: int  # of the module(s) imported
+    cached: list  # sorted names the hooked import takes from the cache
+    floor_of: str | None = None  # this row imports, without hook, the rewrite of that row's module
+
+
+def measure(row: Row, hooked: bool, cwd: Path, env: dict) -> float:
+    code = MEASURE.format(target=row.target, packages=[row.target.partition(".")[0]], hooked=hooked, cached=row.cached)
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True, capture_output=True, text=True)
     return float(out.stdout)
 
 
+def write_packages(root: Path) -> list[Row]:
+    """The benchmark's packages under ``root``, and the rows that import them."""
+    pkg, many = "bench_hooked_pkg", "bench_many_pkg"
+    files = {
+        f"{pkg}/__init__.py": "",
+        f"{pkg}/loops.py": LOOPS,
+        f"{pkg}/rewritten.py": transform_source(LOOPS),  # the floor: the rewrite as an ordinary module
+        f"{pkg}/model.py": TYPICAL,
+        f"{pkg}/helpers.py": HELPERS,
+        f"{many}/__init__.py": "from . import " + ", ".join(f"m{i}" for i in range(MANY)) + "\n",
+        **{f"{many}/m{i}.py": LOOPS for i in range(MANY)},
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(exist_ok=True)
+        (root / name).write_text(text)
+    lines = len(LOOPS.splitlines())
+    return [
+        Row("only marked loops (12), from cache", f"{pkg}.loops", lines, [f"{pkg}.loops"]),
+        Row("  its rewrite as a plain module, no hook", f"{pkg}.rewritten", lines, [], floor_of=f"{pkg}.loops"),
+        Row(f"package of {MANY} such modules", many, MANY * lines, sorted(f"{many}.m{i}" for i in range(MANY))),
+        Row("typical model (2 marked loops), from cache", f"{pkg}.model", len(TYPICAL.splitlines()), [f"{pkg}.model"]),
+        Row("unmarked module in a hooked package", f"{pkg}.helpers", len(HELPERS.splitlines()), []),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=15, help="fresh interpreters per variant")
+    parser.add_argument("--processes", type=int, default=21, help="fresh interpreters per variant")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
     env["JAX_PLATFORMS"] = "cpu"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        pkg = "bench_hooked_pkg"
-        (root / pkg).mkdir()
-        (root / pkg / "__init__.py").write_text("")
-        modules = {
-            "loops": (LOOPS, "only marked loops (12), from cache"),
-            "model": (TYPICAL, "typical model (2 marked loops), from cache"),
-            "helpers": (HELPERS, "unmarked module in a hooked package"),
-        }
-        for module, (text, _) in modules.items():
-            (root / pkg / f"{module}.py").write_text(text)
+        rows = write_packages(root)
         time.sleep(2.1)  # past the racy window: the hook records the stat key of each source
-        for module in modules:  # warm the interpreter's pycs, then the hook's
-            measure(pkg, module, False, root, env)
-            warm = f"import ckpt_transform.hook as h; h.install_import_hook([{pkg!r}]); import {pkg}.{module}"
-            for _ in range(2):  # transform, then record the stat key (see _hook_cache)
+        for row in rows:  # warm the interpreter's pycs, then the hook's
+            measure(row, False, root, env)
+            package = row.target.partition(".")[0]
+            warm = f"import ckpt_transform.hook as h; h.install_import_hook([{package!r}]); import {row.target}"
+            for _ in range(2 if row.floor_of is None else 0):  # transform, then record the stat key
                 subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)
         print(f"{args.processes} fresh processes per variant; medians of the import alone")
-        for module, (text, what) in modules.items():
+        plain_of = {}
+        for row in rows:
             plain, hooked = [], []
             for _ in range(args.processes):
-                plain.append(measure(pkg, module, False, root, env))
-                hooked.append(measure(pkg, module, True, root, env))
-            p, h = statistics.median(plain), statistics.median(hooked)
-            target = f"  target <= 1.2: {'ok' if h / p <= 1.2 else 'MISSED'}" if module != "helpers" else ""
+                plain.append(measure(row, False, root, env))
+                if row.floor_of is None:
+                    hooked.append(measure(row, True, root, env))
+            p = statistics.median(plain)
+            plain_of[row.target] = p
+            if row.floor_of is not None:
+                base = plain_of[row.floor_of]
+                print(f"{row.label:<46}{row.lines:>5} lines  plain {1e3 * p:6.3f} ms  {'':16}  ratio {p / base:4.2f}")
+                continue
+            h = statistics.median(hooked)
+            target = f"  target <= 1.2: {'ok' if h / p <= 1.2 else 'MISSED'}" if row.cached else ""
             print(
-                f"{what:<46}{len(text.splitlines()):>4} lines  plain {1e3 * p:6.3f} ms  hooked {1e3 * h:6.3f} ms"
+                f"{row.label:<46}{row.lines:>5} lines  plain {1e3 * p:6.3f} ms  hooked {1e3 * h:6.3f} ms"
                 f"  ratio {h / p:4.2f}{target}"
             )
 

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import types
+from typing import NamedTuple
 
 from ckpt_transform import __version__
 
@@ -62,7 +63,7 @@ def cache_path(source_path: str) -> str | None:
         return os.path.join(os.path.dirname(importlib.util.cache_from_source(source_path)), _stem(source_path) + _TAIL)
     # string operations, not os.path: this runs for every module of a hooked package
     head, sep, name = (source_path.replace(os.altsep, os.sep) if os.altsep else source_path).rpartition(os.sep)
-    return f"{head}{sep}__pycache__{os.sep}{_stem(name)}{_TAIL}"
+    return f"{head}{sep}__pycache__{os.sep}{name.rpartition('.')[0] or name}{_TAIL}"
 
 
 def _stem(path: str) -> str:
@@ -70,31 +71,57 @@ def _stem(path: str) -> str:
     return name.rpartition(".")[0] or name
 
 
-def read(pyc: str | None) -> bytes:
-    """The cache file's bytes; empty when there is none."""
+class Entry(NamedTuple):
+    """What ``lookup`` found of a module."""
+
+    code: types.CodeType | None  #: the cached transformed code, when fresh
+    source: bytes | None  #: the source's bytes; None when the stat alone proved the cache fresh
+    key: bytes  #: the stat key to record with new code (``NO_KEY``: none)
+    st: os.stat_result | None  #: the source's stat, taken before it was read (None: not taken)
+
+
+def lookup(source_path: str, pyc: str | None) -> Entry:
+    """The cached code of the module at ``source_path``, if fresh, and what a new entry needs.
+
+    One function, few calls: it runs for every module of a hooked package, in processes where it
+    has not run before. Most modules have no cache file: for them only the source is read (no
+    stat, no key: a first transform records none, the next import's hash check does). Otherwise
+    the source's stat is taken before anything is read, so a later edit cannot pass for the bytes
+    read here; a stat equal to the recorded key proves the source unchanged (a recorded key is
+    never racy, see ``stat_key``), else the source is read and its hash decides.
+    """
     if pyc is None or not os.access(pyc, os.R_OK):  # most modules have none: no exception to raise
-        return b""
+        return Entry(None, _read(source_path), NO_KEY, None)
+    st = os.stat(source_path)
     try:
-        with io.FileIO(pyc, "r") as f:  # unbuffered: one read of the whole file
-            return f.readall()
+        cached = _read(pyc)
     except OSError:
-        return b""
+        cached = b""
+    now = _STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if cached.startswith(_MAGIC) and cached[_KEY] == now:  # never NO_KEY: a real mtime is not zero
+        code = _code(cached, source_path)
+        if code is not None:
+            return Entry(code, None, NO_KEY, st)
+    key = stat_key(st)
+    source = _read(source_path)
+    code = same_source(cached, source, source_path)
+    if code is not None:
+        refresh(pyc, cached, key, st.st_mode)
+    return Entry(code, source, key, st)
+
+
+def _read(path: str) -> bytes:
+    with io.open_code(path) as f:  # as importlib reads what it runs: open_code hooks see it (PEP 578)
+        return f.read()
 
 
 def stat_key(st: os.stat_result) -> bytes:
-    """The key of a source just stat'ed, to compare and to record; ``NO_KEY`` (never matches)
-    while an edit could still leave the same stat, or where ctime is a creation time (Windows).
-    Call it before reading the source: it tells whether the bytes about to be read are racy."""
+    """The key to record for a source just stat'ed; ``NO_KEY`` (never matches) while an edit
+    could still leave the same stat, or where ctime is a creation time (Windows). Call it before
+    reading the source: it tells whether the bytes about to be read are racy."""
     if _CTIME_IS_CREATION or time.time_ns() - st.st_ctime_ns <= _RACY_NS:
         return NO_KEY
     return _STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def unchanged(cached: bytes, key: bytes, filename: str) -> types.CodeType | None:
-    """The cached code when the source's stat key proves it unchanged since it was hashed, else None."""
-    if key == NO_KEY or cached[: len(_MAGIC)] != _MAGIC or cached[_KEY] != key:
-        return None
-    return _code(cached, filename)
 
 
 def same_source(cached: bytes, source: bytes, filename: str) -> types.CodeType | None:

@@ -9,8 +9,8 @@ machinery found (its cost is one source read and the check), a marked one gets o
 cached code if the cache holds code for exactly this source (by hash). libcst is imported only to
 transform, never on a hit.
 
-Set ``CKPT_TRANSFORM_DEBUG=1`` to print each transformed module's source to stderr (and a line
-for each module taken from the cache).
+Set ``CKPT_TRANSFORM_DEBUG=1`` before installing the hook to print each transformed module's
+source to stderr (and a line for each module taken from the cache).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import sys
 import types
 import warnings
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from ckpt_transform import _hook_cache
 from ckpt_transform.transform import has_marker  # libcst-free; the rewriter itself loads on demand
@@ -65,6 +64,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
         self._submodules_of = tuple(p + "." for p in self.packages)
         self.transformed: list[str] = []  # module names rewritten by libcst in this process
         self.cached: list[str] = []  # module names whose transformed code came from the cache
+        self.debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")  # read once: imports are hot
 
     def install(self, position: int = 0) -> ImportHook:
         """Put the finder at ``position`` in ``sys.meta_path`` (first by default)."""
@@ -86,24 +86,22 @@ class ImportHook(importlib.abc.MetaPathFinder):
     def __repr__(self) -> str:
         return f"<ckpt_transform import hook for {', '.join(self.packages)}>"
 
-    def wants(self, name: str) -> bool:
-        """Whether module ``name`` belongs to one of the hooked packages."""
-        return name in self.packages or name.startswith(self._submodules_of)
-
     def find_spec(self, name, path=None, target=None):
-        if not self.wants(name):
+        # Runs for every import in the process, and in full for each module of a hooked package,
+        # mostly once per process with nothing of it warm yet: kept to a few calls.
+        if name not in self.packages and not name.startswith(self._submodules_of):
             return None
         spec = self._find_behind(name, path, target)
+        loader = getattr(spec, "loader", None)
         if (
-            spec is None
-            or isinstance(spec.loader, _TransformingLoader)
-            or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+            not isinstance(loader, importlib.machinery.SourceFileLoader)
+            or isinstance(loader, _TransformingLoader)
             or not spec.has_location
         ):
             return spec
         pyc = _hook_cache.cache_path(spec.origin)
         try:
-            found = _lookup(spec.loader, spec.origin, pyc)
+            found = _hook_cache.lookup(spec.origin, pyc)
         except OSError:
             return spec
         # Latin-1 decodes any bytes; the marker words are ASCII, so the check stays exact.
@@ -150,59 +148,27 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
         self._hook = hook
 
     def get_code(self, fullname):
-        path = self.get_filename(fullname)
-        if self._found is not None:  # first load: what the finder found
-            (st, key, source, code), self._found = self._found, None
-        else:  # a reload: look again
-            st, key, source, code = _lookup(self, path, self._pyc)
-        debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
-        if code is not None:
+        found, self._found = self._found, None
+        if found is None:  # a reload: look again
+            found = _hook_cache.lookup(self.path, self._pyc)
+        if found.code is not None:
             self._hook.cached.append(fullname)
-            if debug:
+            if self._hook.debug:
                 print(f"ckpt_transform: {fullname}: transformed code from cache {self._pyc}", file=sys.stderr)
-            return code
+            return found.code
         from ckpt_transform.transform import compile_source, transform_source
 
-        text = importlib.util.decode_source(source)
-        code = compile_source(text, path)
+        text = importlib.util.decode_source(found.source)
+        code = compile_source(text, self.path)
         self._hook.transformed.append(fullname)
-        if debug:
+        if self._hook.debug:
             print(
-                f"ckpt_transform: {fullname}: transformed {path}\n{transform_source(text, filename=path)}",
+                f"ckpt_transform: {fullname}: transformed {self.path}\n{transform_source(text, filename=self.path)}",
                 file=sys.stderr,
             )
         if self._pyc:
-            _hook_cache.write(self._pyc, source, key, code, (st or os.stat(path)).st_mode)
+            _hook_cache.write(self._pyc, found.source, found.key, code, (found.st or os.stat(self.path)).st_mode)
         return code
-
-
-class _Found(NamedTuple):
-    """What ``_lookup`` found of a module."""
-
-    st: os.stat_result | None  #: the source's stat, taken before it was read (None: not taken)
-    key: bytes  #: its stat key to record (``NO_KEY``: none)
-    source: bytes | None  #: None when the cache proved itself fresh from the stat alone
-    code: types.CodeType | None  #: the cached transformed code, if fresh
-
-
-def _lookup(loader, path: str, pyc: str | None) -> _Found:
-    """The module at ``path`` and its cached code. Most modules of a hooked package have no
-    cache file: for them only the source is read (no stat, no key: a first transform records
-    none, the next import's hash check does). Otherwise the stat and its key are taken before the
-    source is read: a later edit must not pass for the bytes read here."""
-    cached = _hook_cache.read(pyc)
-    if not cached:
-        return _Found(None, _hook_cache.NO_KEY, loader.get_data(path), None)
-    st = os.stat(path)
-    key = _hook_cache.stat_key(st)
-    code = _hook_cache.unchanged(cached, key, path)
-    if code is not None:
-        return _Found(st, key, None, code)
-    source = loader.get_data(path)
-    code = _hook_cache.same_source(cached, source, path)
-    if code is not None:
-        _hook_cache.refresh(pyc, cached, key, st.st_mode)
-    return _Found(st, key, source, code)
 
 
 def _check_packages(packages) -> tuple[str, ...]:

@@ -174,7 +174,7 @@ def test_four_processes_importing_at_once_all_succeed_and_leave_a_valid_cache(tm
     assert leftovers == []
     (pyc,) = cache_dir.glob(f"loops.*{TAG}.pyc")
     source = tmp_path / pkg / "loops.py"
-    assert _hook_cache.same_source(_hook_cache.read(str(pyc)), source.read_bytes(), str(source)) is not None
+    assert _hook_cache.same_source(pyc.read_bytes(), source.read_bytes(), str(source)) is not None
 
 
 def make_read_only(directory):
@@ -346,11 +346,13 @@ def test_stat_key_spares_reading_an_unchanged_source_and_the_hash_still_decides(
     monkeypatch.setattr(_hook_cache, "_RACY_NS", -(10**18))  # as if the source were long unchanged
     hook, _ = import_loops()  # the hash hit records the key
     assert hook.cached == [f"{pkg}.loops"] and pyc.read_bytes()[_hook_cache._KEY] != _hook_cache.NO_KEY
-    reads = []
-    real_get_data = importlib.machinery.SourceFileLoader.get_data
-    monkeypatch.setattr(
-        importlib.machinery.SourceFileLoader, "get_data", lambda self, path: reads.append(path) or real_get_data(self, path)
-    )
+    reads, real_read = [], _hook_cache._read
+
+    def counted_read(path):  # the cache file is read through the same function: count the source
+        reads.extend([path] if path == str(source) else [])
+        return real_read(path)
+
+    monkeypatch.setattr(_hook_cache, "_read", counted_read)
     hook, module = import_loops()
     assert hook.cached == [f"{pkg}.loops"] and reads == [] and module.RATE == 1.5
 
