@@ -12,17 +12,17 @@ Rows: a module of nothing but marked loops (the worst case) and, as its floor, t
 rewritten source imported as an ordinary module without any hook; a package of ten such modules
 imported whole; a typical model module; an unmarked module of a hooked package.
 
-What the development machine showed (2026-11; medians of single cold imports move by about
-+-10 us between runs, so ratios by +-0.05): the rewritten code itself is not what costs. Its
-rewrite imported as an ordinary module (37 code objects instead of 19) costs 1.00-1.06 x the
-original. The hook's finder and cache lookup are Python code that runs for every module of a
-hooked package, the package's ``__init__`` included, and in a fresh process none of it has run yet,
+What the development machine showed (2026-11; medians of single cold imports move by 10-15 us
+between runs, so ratios by 0.05-0.1): the rewritten code itself costs little. The rewrite
+imported as an ordinary module (37 code objects instead of 19) costs 1.00-1.14 x the original.
+The hook's finder and cache lookup are Python code that runs for every module of a hooked
+package, the package's ``__init__`` included, and in a fresh process none of it has run yet,
 where the interpreter's own import code is warm from the hundreds of imports before: the first
 hooked import of a process (``__init__`` and one module) costs 55-80 us more than the plain one;
 an unmarked module pays an ``access`` for the cache file, the source read and the marker check.
 Imported again in the same process (removed from ``sys.modules``), a hooked module costs what the
 plain one does (57 vs 56 us); ten distinct modules in a row, with the garbage collector off, cost
-~14 us more each after the first (77 vs 90 us). A module with ordinary definitions around its
+~14 us more each after the first (90 vs 77 us). A module with ordinary definitions around its
 loops hardly notices any of it; for large modules the stat key (no source read or hash on a
 hit, see ``ckpt_transform/_hook_cache.py``) saves what would grow with their size.
 Sources are written over two seconds before the hook caches them, as with any source not edited
