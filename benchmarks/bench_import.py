@@ -222,8 +222,9 @@ def main() -> None:
             measure(row, False, root, env)
             package = row.target.partition(".")[0]
             warm = f"import ckpt_transform.hook as h; h.install_import_hook([{package!r}]); import {row.target}"
-            for _ in range(2 if row.floor_of is None else 0):  # transform, then record the stat key
-                subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)
+            if row.floor_of is None:
+                for _ in range(2):  # transform, then record the stat key (see _hook_cache)
+                    subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)
         print(f"{args.processes} fresh processes per variant; medians of the import alone")
         plain_of = {}
         for row in rows:

@@ -59,16 +59,12 @@ def cache_path(source_path: str) -> str | None:
     """
     if _TAIL is None:
         return None
-    if sys.pycache_prefix:  # rare: let the interpreter map the directory
-        return os.path.join(os.path.dirname(importlib.util.cache_from_source(source_path)), _stem(source_path) + _TAIL)
     # string operations, not os.path: this runs for every module of a hooked package
     head, sep, name = (source_path.replace(os.altsep, os.sep) if os.altsep else source_path).rpartition(os.sep)
-    return f"{head}{sep}__pycache__{os.sep}{name.rpartition('.')[0] or name}{_TAIL}"
-
-
-def _stem(path: str) -> str:
-    name = os.path.basename(path)
-    return name.rpartition(".")[0] or name
+    stem = name.rpartition(".")[0] or name
+    if sys.pycache_prefix:  # rare: let the interpreter map the directory
+        return os.path.join(os.path.dirname(importlib.util.cache_from_source(source_path)), stem + _TAIL)
+    return f"{head}{sep}__pycache__{os.sep}{stem}{_TAIL}"
 
 
 class Entry(NamedTuple):
