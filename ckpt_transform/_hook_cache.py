@@ -1,23 +1,27 @@
-"""Bytecode cache of the import hook: one hash-checked pyc per transformed module.
+"""Bytecode cache of the import hook: one hash-checked pyc per module of a hooked package.
 
 The file starts like a PEP 552 "checked hash" pyc (magic, flags, source hash), so a stale entry is
 detected from the source bytes themselves, not from an mtime that two edits within one second
-share. Reading and hashing the source costs time that grows with its size (hashing 86 kB: 25 us
-on the development machine, besides the read), though, so the header also holds a stat key of the source as it was when hashed (inode, size, mtime, ctime,
-the way git's index proves a file unchanged): when the source's stat still gives that key, its
-bytes are the hashed ones and the source is not read. Nobody can set a ctime (``os.utime`` and
-every write move it to now), so an edit always changes the key, except within the file system's
-timestamp granularity of the moment the source was read; a key is therefore only recorded for a
-source last changed over two seconds before it was read, by this machine's clock when it was
-stat'ed and by the file system's own clock (the cache file's mtime), which a file server may keep
-differently. "Racy" sources are hashed on every import until then. On Windows, where ctime is the
-creation time, no key is recorded. Any mismatch falls back to the hash, which decides.
+share. Reading and hashing the source costs time that grows with its size (hashing 86 kB: 25 us on
+the development machine, besides the read), though, so the header also holds a stat key of the
+source as it was when hashed (inode, size, mtime, ctime, the way git's index proves a file
+unchanged): when the source's stat still gives that key, its bytes are the hashed ones and the
+source is not read. Nobody can set a ctime (``os.utime`` and every write move it to now), so an
+edit always changes the key, except within the file system's timestamp granularity of the moment
+the source was read; a key is therefore only recorded for a source last changed over two seconds
+before it was read, by this machine's clock when it was stat'ed and by the file system's own clock
+(the cache file's mtime), which a file server may keep differently. "Racy" sources are hashed on
+every import until then. On Windows, where ctime is the creation time, no key is recorded. Any
+mismatch falls back to the hash, which decides.
 
-The name carries the tool version and the interpreter's cache tag
-(``mod.cpython-311-ckpt_transform-0.1.0.pyc``), so it never collides with the interpreter's own pyc
-of the untransformed module, nor with a pyc written by another version of the rewriter. Writes go to
-a temporary file that is renamed into place, so concurrent importers only ever see complete files;
-any failure to write (read-only directory, full disk) is silent and only costs a re-transform.
+The code cached is the transformed module's, or for a module without a marked loop its plain
+compilation: then a hit reads one file, as a plain import does, not the source (for the marker
+check) and then the interpreter's pyc. The name carries the tool version and the interpreter's
+cache tag (``mod.cpython-311-ckpt_transform-0.1.0.pyc``), so it never collides with the
+interpreter's own pyc of the module, nor with a pyc written by another version of the rewriter.
+Writes go to a temporary file that is renamed into place, so concurrent importers only ever see
+complete files; any failure to write (read-only directory, full disk) is silent and only costs a
+re-transform.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ _TAIL = (  # the file name after the module's stem; None without a cache tag (no
 
 
 def cache_path(source_path: str) -> str | None:
-    """Where the transformed code of ``source_path`` is cached; None when caching is impossible.
+    """Where the hook's code for ``source_path`` is cached; None when caching is impossible.
 
     The directory follows the interpreter's rules (``__pycache__`` next to the source, or the
     mirror tree under ``sys.pycache_prefix``); only the file name differs.
@@ -70,31 +74,31 @@ def cache_path(source_path: str) -> str | None:
 class Entry(NamedTuple):
     """What ``lookup`` found of a module."""
 
-    code: types.CodeType | None  #: the cached transformed code, when fresh
+    code: types.CodeType | None  #: the cached code, when fresh
     source: bytes | None  #: the source's bytes; None when the stat alone proved the cache fresh
     key: bytes  #: the stat key to record with new code (``NO_KEY``: none)
-    st: os.stat_result | None  #: the source's stat, taken before it was read (None: not taken)
+    st: os.stat_result  #: the source's stat, taken before it was read
 
 
 def lookup(source_path: str, pyc: str | None) -> Entry:
     """The cached code of the module at ``source_path``, if fresh, and what a new entry needs.
 
-    One function, few calls: it runs for every module of a hooked package, in processes where it
-    has not run before. Most modules have no cache file: for them only the source is read (no
-    stat, no key: a first transform records none, the next import's hash check does). Otherwise
-    the source's stat is taken before anything is read, so a later edit cannot pass for the bytes
-    read here; a stat equal to the recorded key proves the source unchanged (a recorded key is
-    never racy, see ``stat_key``), else the source is read and its hash decides.
+    It runs for every module of a hooked package, mostly in processes where it has not run
+    before, so it makes the system calls a plain import of a cached module makes (a stat of the
+    source, one read of a cache file) and little else. The stat is taken before anything is read,
+    so a later edit cannot pass for the bytes read here; a stat equal to the recorded key proves
+    the source unchanged (a recorded key is never racy, see ``stat_key``), else the source is
+    read and its hash decides.
     """
-    if pyc is None or not os.access(pyc, os.R_OK):  # most modules have none: no exception to raise
-        return Entry(None, _read(source_path), NO_KEY, None)
     st = os.stat(source_path)
-    try:
-        cached = _read(pyc)
-    except OSError:
-        cached = b""
+    cached = b""
+    if pyc is not None:
+        try:
+            cached = _read(pyc)
+        except OSError:  # not cached yet (a first import pays for this exception, and much more)
+            pass
     now = _STAT_KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if cached.startswith(_MAGIC) and cached[_KEY] == now:  # never NO_KEY: a real mtime is not zero
+    if cached[: _HASH.start] == _MAGIC and cached[_KEY] == now:  # never NO_KEY: a real mtime is not zero
         code = _code(cached, source_path)
         if code is not None:
             return Entry(code, None, NO_KEY, st)

@@ -2,12 +2,13 @@
 
 Built the way pytest's assertion rewriter is: a meta-path finder that asks the finders behind it
 where a module lives, and a loader (a ``SourceFileLoader`` whose ``get_code`` is ours) that
-transforms, compiles and caches. Nothing in importlib is patched. The finder looks in the cache
-first: a source whose stat proves it unchanged since its code was cached is not even read. Otherwise
-it reads the source and runs the marker text check: an unmarked module keeps the spec the default
-machinery found (its cost is one source read and the check), a marked one gets our loader with its
-cached code if the cache holds code for exactly this source (by hash). libcst is imported only to
-transform, never on a hit.
+transforms, compiles and caches. Nothing in importlib is patched. Every source module of a hooked
+package gets the loader and a cache entry (a module without a marked loop caches its plain code),
+so a cached import makes the system calls a plain one makes: the finder stats the source and reads
+the cache file, and a source whose stat proves it unchanged since its code was cached is not even
+read. Otherwise the source is read; a cache entry for exactly these bytes (by hash) still serves,
+and only a miss runs the marker text check, then libcst (marked) or the interpreter's own
+compilation and pyc (unmarked). libcst is imported only to transform, never on a hit.
 
 Set ``CKPT_TRANSFORM_DEBUG=1`` before installing the hook to print each transformed module's
 source to stderr (and a line for each module taken from the cache).
@@ -62,7 +63,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
         self.packages = _check_packages(packages)
         self._submodules_of = tuple(p + "." for p in self.packages)
         self.transformed: list[str] = []  # module names rewritten by libcst in this process
-        self.cached: list[str] = []  # module names whose transformed code came from the cache
+        self.cached: list[str] = []  # module names whose code came from the hook's cache
         self.debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")  # read once: imports are hot
 
     def install(self, position: int = 0) -> ImportHook:
@@ -103,9 +104,6 @@ class ImportHook(importlib.abc.MetaPathFinder):
             found = _hook_cache.lookup(spec.origin, pyc)
         except OSError:
             return spec
-        # Latin-1 decodes any bytes; the marker words are ASCII, so the check stays exact.
-        if found.code is None and not has_marker(found.source.decode("latin-1")):
-            return spec
         hooked = importlib.machinery.ModuleSpec(
             name,
             _TransformingLoader(name, spec.origin, found, pyc, self),
@@ -133,10 +131,11 @@ class ImportHook(importlib.abc.MetaPathFinder):
 
 
 class _TransformingLoader(importlib.machinery.SourceFileLoader):
-    """Source loader whose code is the transformed module, cached in its own pyc.
+    """Source loader whose code comes from the hook's cache, else from the rewriter.
 
     The finder has already looked in the cache (and read the source if it had to), so a cache hit
-    arrives with its code. Everything else (``get_source`` for tracebacks, ``get_data`` and
+    arrives with its code. A miss compiles the transformed module, or hands a module without a
+    marked loop to the standard ``get_code``, and caches the code either way. Everything else (``get_source`` for tracebacks, ``get_data`` and
     ``get_resource_reader`` for importlib.resources, ``is_package``) is the standard file loader's.
     """
 
@@ -153,11 +152,20 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
         if found.code is not None:
             self._hook.cached.append(fullname)
             if self._hook.debug:
-                print(f"ckpt_transform: {fullname}: transformed code from cache {self._pyc}", file=sys.stderr)
+                print(f"ckpt_transform: {fullname}: code from cache {self._pyc}", file=sys.stderr)
             return found.code
+        # Latin-1 decodes any bytes; the marker words are ASCII, so the check stays exact.
+        if has_marker(found.source.decode("latin-1")):
+            code = self._transform(fullname, importlib.util.decode_source(found.source))
+        else:  # nothing to rewrite: what the import would be without the hook (its pyc included)
+            code = super().get_code(fullname)
+        if self._pyc:
+            _hook_cache.write(self._pyc, found.source, found.key, code, found.st.st_mode)
+        return code
+
+    def _transform(self, fullname, text):
         from ckpt_transform.transform import compile_source, transform_source
 
-        text = importlib.util.decode_source(found.source)
         code = compile_source(text, self.path)
         self._hook.transformed.append(fullname)
         if self._hook.debug:
@@ -165,8 +173,6 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
                 f"ckpt_transform: {fullname}: transformed {self.path}\n{transform_source(text, filename=self.path)}",
                 file=sys.stderr,
             )
-        if self._pyc:
-            _hook_cache.write(self._pyc, found.source, found.key, code, (found.st or os.stat(self.path)).st_mode)
         return code
 
 

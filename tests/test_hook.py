@@ -8,6 +8,7 @@ in-process. Cache hits are proven by the hook's own record (and its debug output
 import importlib
 import importlib.machinery
 import importlib.resources
+import importlib.util
 import json
 import os
 import subprocess
@@ -133,10 +134,11 @@ def test_hooked_import_gives_plain_ad_gradients_then_hits_the_cache(tmp_path):
     assert report["transformed"] == [f"{pkg}.model"] and report["cached"] == []
     assert report["err"] <= 1e-12 and report["scale"] > 1e-3
     assert f"ckpt_transform: {pkg}.model: transformed" in err and "checkpointed_range(" in err  # debug: source
-    assert our_pycs(tmp_path / pkg) == [f"model.{sys.implementation.cache_tag}-{TAG}.pyc"]
+    tag = sys.implementation.cache_tag  # the package's unmarked __init__ is cached too: plain code
+    assert our_pycs(tmp_path / pkg) == [f"__init__.{tag}-{TAG}.pyc", f"model.{tag}-{TAG}.pyc"]
 
     second, err = finish(python(IMPORT.format(pkg=pkg, mod="model"), tmp_path, CKPT_TRANSFORM_DEBUG="1"))
-    assert second["transformed"] == [] and second["cached"] == [f"{pkg}.model"]
+    assert second["transformed"] == [] and second["cached"] == [pkg, f"{pkg}.model"]
     assert "from cache" in err and "def simulate" not in err
     assert not second["libcst"], "a cache hit must not import the rewriter"
 
@@ -153,10 +155,10 @@ def test_edit_within_the_same_second_invalidates_the_cache(tmp_path):
     assert source.stat().st_mtime_ns == stat.st_mtime_ns and source.stat().st_size == stat.st_size
 
     second, _ = finish(python(IMPORT.format(pkg=pkg, mod="loops"), tmp_path))
-    assert second["transformed"] == [f"{pkg}.loops"] and second["cached"] == []
+    assert second["transformed"] == [f"{pkg}.loops"] and second["cached"] == [pkg]
     assert second["rate"] == 2.5 and second["calls_runtime"]
     third, _ = finish(python(IMPORT.format(pkg=pkg, mod="loops"), tmp_path))
-    assert third["cached"] == [f"{pkg}.loops"] and third["rate"] == 2.5 and third["calls_runtime"]
+    assert third["cached"] == [pkg, f"{pkg}.loops"] and third["rate"] == 2.5 and third["calls_runtime"]
     assert not third["libcst"] and not third["jax"]
 
 
@@ -213,9 +215,10 @@ def test_unwritable_or_redirected_cache(tmp_path, case):
         make_writable(package_dir)
     assert our_pycs(package_dir) == []
     if case == "pycache_prefix":  # the interpreter's mirror tree, and a hit the second time
-        assert report["cached"] == [f"{pkg}.loops"]
+        assert report["cached"] == [pkg, f"{pkg}.loops"]
         mirrored = tmp_path / "prefix" / package_dir.relative_to(package_dir.anchor)
-        assert our_pycs(mirrored) == [f"loops.{sys.implementation.cache_tag}-{TAG}.pyc"]
+        tag = sys.implementation.cache_tag
+        assert our_pycs(mirrored) == [f"__init__.{tag}-{TAG}.pyc", f"loops.{tag}-{TAG}.pyc"]
     else:
         assert report["transformed"] == [f"{pkg}.loops"]
 
@@ -231,24 +234,25 @@ def importable(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
-def test_only_marked_modules_of_hooked_packages_get_the_transforming_loader(importable):
+def test_modules_of_hooked_packages_get_the_hook_and_only_marked_ones_are_transformed(importable):
     pkg = importable({"loops.py": LOOPS, "plain.py": "X = 1\n", "sub/__init__.py": LOOPS})
     other = importable({"loops.py": LOOPS})
     with install_import_hook([pkg]) as hook:
         from_pkg = [importlib.import_module(f"{pkg}.{m}") for m in ("plain", "loops", "sub")]
         untouched = importlib.import_module(f"{other}.loops")
     assert hook not in sys.meta_path
-    assert type(sys.modules[pkg].__loader__) is importlib.machinery.SourceFileLoader
     plain, loops, sub = from_pkg
-    assert type(plain.__loader__) is importlib.machinery.SourceFileLoader
-    assert isinstance(loops.__loader__, importlib.machinery.SourceFileLoader)
-    assert type(loops.__loader__) is not importlib.machinery.SourceFileLoader
+    for module in (sys.modules[pkg], plain, loops, sub):  # all served (and cached) by the hook
+        assert isinstance(module.__loader__, importlib.machinery.SourceFileLoader)
+        assert type(module.__loader__) is not importlib.machinery.SourceFileLoader
+        assert module.__cached__.endswith(f"{TAG}.pyc") and Path(module.__cached__).is_file()
     assert sub.__path__ == [str(Path(sub.__file__).parent)]  # a hooked package stays a package
     assert sorted(hook.transformed) == sorted([f"{pkg}.loops", f"{pkg}.sub"])
+    # the unmarked ones hold the interpreter's own compilation of their source
+    assert plain.X == 1 and Path(importlib.util.cache_from_source(plain.__file__)).is_file()
     x = jnp.linspace(0.0, 1.0, 3)
     expected = ((x * 1.5) * 1.5 + 1) * 1.5 + 2
     assert jnp.allclose(loops.run(x, 3), expected) and jnp.allclose(sub.run(x, 3), expected)
-    assert loops.__cached__.endswith(f"{TAG}.pyc")
     assert type(untouched.__loader__) is importlib.machinery.SourceFileLoader
     with pytest.raises(Exception, match="not transformed"):
         untouched.run(x, 3)
@@ -367,6 +371,25 @@ def test_stat_key_spares_reading_an_unchanged_source_and_the_hash_still_decides(
     assert hook.cached == [f"{pkg}.loops"] and len(reads) == 2 and module.RATE == 2.5
     hook, module = import_loops()  # ... which recorded the new key
     assert hook.cached == [f"{pkg}.loops"] and len(reads) == 2
+
+
+@pytest.mark.filterwarnings("ignore::ckpt_transform.hook.ImportHookWarning")  # the package stays imported
+def test_an_unmarked_module_comes_from_the_cache_until_a_marked_loop_is_added(importable, tmp_path):
+    pkg = importable({"plain.py": "X = 1\n"})
+
+    def import_plain():
+        sys.modules.pop(f"{pkg}.plain", None)
+        with install_import_hook([pkg]) as hook:
+            module = importlib.import_module(f"{pkg}.plain")
+        return hook, module
+
+    hook, module = import_plain()
+    assert (hook.transformed, hook.cached, module.X) == ([], [], 1)
+    hook, module = import_plain()
+    assert (hook.transformed, hook.cached, module.X) == ([], [f"{pkg}.plain"], 1)
+    (tmp_path / pkg / "plain.py").write_text(LOOPS)
+    hook, module = import_plain()
+    assert hook.transformed == [f"{pkg}.plain"] and "checkpointed_range" in module.run.__code__.co_names
 
 
 def test_a_stat_key_is_recorded_only_when_no_clock_calls_the_source_racy(tmp_path, monkeypatch):
