@@ -8,23 +8,30 @@ modules import from ``ckpt_transform`` first (they cost the same either way), th
 processes; medians are compared. Both caches are warm: the interpreter's pyc for the plain import,
 the hook's pyc for the hooked one. Target from issue 5: hooked-from-cache <= 1.2 x plain.
 
-Rows: a module of nothing but marked loops (the worst case) and, as its floor, the same module's
-rewritten source imported as an ordinary module without any hook; a package of ten such modules
-imported whole; a typical model module; an unmarked module of a hooked package.
+Rows: a module of nothing but marked loops (the worst case) and a package of ten of them, each
+followed by its floor: the same rewritten source imported as ordinary modules without any hook; a
+typical model module; a module without a marked loop in a hooked package. In parentheses: the
+median number of minor page faults during the import.
 
-What the development machine showed (2026-11; medians of single cold imports move by 10-15 us
-between runs, so ratios by 0.05-0.1): the rewritten code itself costs little. The rewrite
-imported as an ordinary module (37 code objects instead of 19) costs 1.00-1.14 x the original.
-The hook's finder and cache lookup are Python code that runs for every module of a hooked
-package, the package's ``__init__`` included, and in a fresh process none of it has run yet,
-where the interpreter's own import code is warm from the hundreds of imports before: the first
-hooked import of a process (``__init__`` and one module) costs 55-80 us more than the plain one;
-an unmarked module pays an ``access`` for the cache file, the source read and the marker check.
-Imported again in the same process (removed from ``sys.modules``), a hooked module costs what the
-plain one does (57 vs 56 us); ten distinct modules in a row, with the garbage collector off, cost
-~14 us more each after the first (90 vs 77 us). A module with ordinary definitions around its
-loops hardly notices any of it; for large modules the stat key (no source read or hash on a
-hit, see ``ckpt_transform/_hook_cache.py``) saves what would grow with their size.
+What the development machine (a small VM) showed, 2026-11-29; medians of single cold imports move
+by 10-15 us between runs, so ratios by 0.05-0.1:
+
+- A fresh process's import costs mostly first touches of memory: each minor page fault costs about
+  10 us here. The rewrite needs more memory than the original: a nested function per loop, two per
+  while loop (code objects, their names and qualified names); the worst-case module unmarshals to
+  22 kB instead of 15 kB. Hence the floors: the rewrite imported without the hook costs 1.05-1.17 x
+  the original for one module, 1.2-1.25 x for the package (63 faults instead of 42).
+- The hook makes the system calls of a plain import (one stat of the source, one read of a cache
+  file: every module of a hooked package is served from the hook's cache, unmarked ones with their
+  plain code), so what it adds is its own Python code, which has not run yet in a fresh process
+  while the interpreter's import code is warm: 20-45 us on the first hooked import, a few us on
+  each further module; 1.0-1.1 x the floor.
+- Hand-edited rewrites of the package (one function per while loop with the test behind a flag, one
+  name for all loop bodies, the state as separate parameters) cut 62 faults to 51-54 and the floor
+  to 1.18-1.23 x: not enough to bring the worst cases under 1.2 with the hook on top, so the
+  generated code keeps its plainer form. A module with ordinary definitions around its loops
+  hardly notices any of it.
+
 Sources are written over two seconds before the hook caches them, as with any source not edited
 this very moment (racy sources are hashed on every import), and imported twice with the hook first:
 a first transform records no stat key, the next import's hash check does.
@@ -146,7 +153,7 @@ TYPICAL = (
     "from ckpt_transform import Revolve, checkpoint\n\nPRESETS = {name: i for i, name in enumerate('abcdefgh')}\n"
     + "".join(SOLVER.format(k=k) for k in range(2))
 )
-# Unmarked: what every other module of a hooked package pays (the marker text check).
+# Unmarked: every other module of a hooked package, served from the cache with its plain code.
 HELPERS = "import jax.numpy as jnp\n" + "".join(BLOCK.format(k=k).split("\n\n\ndef simulate_")[0] for k in range(6))
 
 MANY = 10  # modules like LOOPS in the package imported whole
