@@ -135,8 +135,9 @@ class _TransformingLoader(importlib.machinery.SourceFileLoader):
 
     The finder has already looked in the cache (and read the source if it had to), so a cache hit
     arrives with its code. A miss compiles the transformed module, or hands a module without a
-    marked loop to the standard ``get_code``, and caches the code either way. Everything else (``get_source`` for tracebacks, ``get_data`` and
-    ``get_resource_reader`` for importlib.resources, ``is_package``) is the standard file loader's.
+    marked loop to the standard ``get_code``, and caches the code either way. Everything else
+    (``get_source`` for tracebacks, ``get_data`` and ``get_resource_reader`` for
+    importlib.resources, ``is_package``) is the standard file loader's.
     """
 
     def __init__(self, fullname, path, found, pyc: str | None, hook: ImportHook):
