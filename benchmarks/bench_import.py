@@ -20,12 +20,12 @@ by 10-15 us between runs, so ratios by 0.05-0.1:
   10 us here. The rewrite needs more memory than the original: a nested function per loop, two per
   while loop (code objects, their names and qualified names); the worst-case module unmarshals to
   22 kB instead of 15 kB. Hence the floors: the rewrite imported without the hook costs 1.05-1.17 x
-  the original for one module, 1.2-1.25 x for the package (63 faults instead of 42).
+  the original for one module, 1.22-1.30 x for the package (63 faults instead of 42).
 - The hook makes the system calls of a plain import (one stat of the source, one read of a cache
   file: every module of a hooked package is served from the hook's cache, unmarked ones with their
   plain code), so what it adds is its own Python code, which has not run yet in a fresh process
   while the interpreter's import code is warm: 20-45 us on the first hooked import, a few us on
-  each further module; 1.0-1.1 x the floor.
+  each further module; 1.03-1.11 x the floor.
 - Hand-edited rewrites of the package (one function per while loop with the test behind a flag, one
   name for all loop bodies, the state as separate parameters) cut 62 faults to 51-54 and the floor
   to 1.18-1.23 x: not enough to bring the worst cases under 1.2 with the hook on top, so the
