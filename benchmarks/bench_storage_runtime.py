@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
+from _timing import best_of_each  # noqa: E402
 from bench_runtime import diffusion_step  # noqa: E402
 
 from ckpt_transform.runtime import fori_loop  # noqa: E402
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
         runs[f"{name}, eager"] = (Revolve(snapshots, storage=storage), None)
         runs[f"{name}, jit"] = (Revolve(snapshots, storage=storage), jax.jit)
     grads = {k: (wrap or (lambda g: g))(gradient(steps, scheme)) for k, (scheme, wrap) in runs.items()}
-    best = interleaved(grads, x, args.repeats)
+    best = best_of_each({label: (fn, x) for label, fn in grads.items()}, rounds=args.repeats)
     for label, took in best.items():
         scheme = runs[label][0]
         target = "  (target <= 1.5)" if label.startswith("HDF5") else ""
@@ -66,20 +66,6 @@ def main(argv=None) -> None:
         if s.bytes_written:
             print(f"  {'':14s} moved {s.bytes_written / 2**20:.1f} MiB written, {s.bytes_read / 2**20:.1f} MiB "
                   f"read, {s.io_seconds * 1e3:.1f} ms in I/O ({s.io_seconds / took:.0%} of the run)")
-
-
-def interleaved(fns, x, repeats: int) -> dict:
-    """Best time of each function, calling them in turn (after a warm-up each), so that the load
-    of a shared machine disturbs every one alike."""
-    for fn in fns.values():
-        jax.block_until_ready(fn(x))
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(repeats):
-        for label, fn in fns.items():
-            start = time.perf_counter()
-            jax.block_until_ready(fn(x))
-            best[label] = min(best[label], time.perf_counter() - start)
-    return best
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ array argument, so the compiled program does not grow with the number of steps.
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import jax
@@ -42,9 +43,14 @@ class TableRun:
     def __init__(self, scheme, step: Step, n: int):
         self.scheme, self.step, self.n = scheme, step, n
         self.schedule, self.table = planned(scheme, n)
-        layout = in_graph_layout(scheme)
-        extra = ("table", n, self.table.forward, len(self.table.rows), self.table.slots)  # what it compiles
-        self.sweeps = shared(step, extra, lambda: TableSweeps(step, n, self.table, layout))
+
+    @functools.cached_property
+    def sweeps(self) -> TableSweeps:
+        """The compiled sweeps, built on the first sweep: a forward-only run never needs them."""
+        step, n, table = self.step, self.n, self.table
+        layout = in_graph_layout(self.scheme)
+        extra = ("table", n, table.forward, len(table.rows), table.slots)  # what it compiles
+        return shared(step, extra, lambda: TableSweeps(step, n, table, layout))
 
     def forward(self, rows, consts, leaves):
         """(result leaves, state at n-1, snapshot buffers) after the forward sweep."""

@@ -193,7 +193,7 @@ class Store:
             raise ValueError(f"{self.name}.{what}: the store is closed")
         if self.read_only and what != "read":
             raise ValueError(f"{self.name}.{what}: the store is read-only")
-        if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or not 0 <= slot < self.slots:
+        if not (_is_count(slot) and slot < self.slots):
             raise IndexError(f"{self.name}.{what}: slot must be an integer in [0, {self.slots}), got {slot!r}")
         return int(slot)
 

@@ -65,7 +65,7 @@ class _Mentions(Walker):
 
 class _AssignmentTargets(Walker):
     """Calls ``self._target(target)`` for what assignment statements (plain, augmented, annotated
-    with a value) and ``for`` loops assign: the one list of those statements."""
+    with a value), ``for`` loops and ``del`` bind or unbind: the one list of those statements."""
 
     def _target(self, target):
         raise NotImplementedError
@@ -81,6 +81,9 @@ class _AssignmentTargets(Walker):
             self._target(node.target)
 
     def visit_For(self, node):
+        self._target(node.target)
+
+    def visit_Del(self, node):
         self._target(node.target)
 
 
@@ -124,9 +127,6 @@ class _Bound(_AssignmentTargets):
                 name = name.value
             self._target(name)
         return False
-
-    def visit_Del(self, node):
-        self._target(node.target)
 
     def visit_Param(self, node):
         self._target(node.name)
@@ -297,9 +297,6 @@ class _Mutations(_AssignmentTargets):
                 root = root.value
             if isinstance(root, cst.Name):
                 self.roots.setdefault(root.value, target)
-
-    def visit_Del(self, node):
-        self._target(node.target)
 
     def _scope(self, node):
         return False
