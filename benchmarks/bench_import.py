@@ -158,9 +158,19 @@ HELPERS = "import jax.numpy as jnp\n" + "".join(BLOCK.format(k=k).split("\n\n\nd
 
 MANY = 10  # modules like LOOPS in the package imported whole
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_MODULES = ("heat", "burgers2d", "adaptive_while", "parameter_fit")  # real modules, 7 marked loops
+
+
+def example(name: str) -> str:
+    """An example's source as a hook user writes it: without ``@transform``, which would rewrite at
+    every plain import (with libcst) and so make the plain import the slow one."""
+    return (EXAMPLES / f"{name}.py").read_text().replace("@ckpt_transform.transform\n", "")
+
 MEASURE = """\
-import dataclasses, resource, sys, time
-import jax.numpy
+import argparse, dataclasses, os, resource, sys, time
+import jax.numpy, numpy
+import _report  # the examples' helper
 import ckpt_transform.hook
 from ckpt_transform import Online, Revolve, checkpoint
 if {hooked}:
@@ -197,6 +207,7 @@ def measure(row: Row, hooked: bool, cwd: Path, env: dict) -> tuple[float, int]:
 def write_packages(root: Path) -> list[Row]:
     """The benchmark's packages under ``root``, and the rows that import them."""
     pkg, many, many_rewritten = "bench_hooked_pkg", "bench_many_pkg", "bench_many_rewritten"
+    examples = "bench_examples"
     modules = [f"m{i}" for i in range(MANY)]
     rewritten = transform_source(LOOPS)  # the floor: the rewrite imported as an ordinary module
     files = {
@@ -208,6 +219,9 @@ def write_packages(root: Path) -> list[Row]:
         **{f"{name}/__init__.py": f"from . import {', '.join(modules)}\n" for name in (many, many_rewritten)},
         **{f"{many}/{m}.py": LOOPS for m in modules},
         **{f"{many_rewritten}/{m}.py": rewritten for m in modules},
+        "_report.py": (EXAMPLES / "_report.py").read_text(),
+        f"{examples}/__init__.py": f"from . import {', '.join(EXAMPLE_MODULES)}\n",
+        **{f"{examples}/{m}.py": example(m) for m in EXAMPLE_MODULES},
     }
     for name, text in files.items():
         (root / name).parent.mkdir(exist_ok=True)
@@ -219,6 +233,12 @@ def write_packages(root: Path) -> list[Row]:
         Row(f"package of {MANY} such modules", many, MANY * lines, sorted([many] + [f"{many}.{m}" for m in modules])),
         Row("  their rewrites as a plain package, no hook", many_rewritten, MANY * lines, [], floor_of=many),
         Row("typical model (2 marked loops), from cache", f"{pkg}.model", len(TYPICAL.splitlines()), [pkg, f"{pkg}.model"]),
+        Row(
+            f"the {len(EXAMPLE_MODULES)} examples as a package, from cache",
+            examples,
+            sum(len(example(m).splitlines()) for m in EXAMPLE_MODULES),
+            sorted([examples] + [f"{examples}.{m}" for m in EXAMPLE_MODULES]),
+        ),
         Row("unmarked module, from cache", f"{pkg}.helpers", len(HELPERS.splitlines()), [pkg, f"{pkg}.helpers"]),
     ]
 

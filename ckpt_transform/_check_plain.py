@@ -9,7 +9,6 @@ differences. Tolerances default to float64 rounding; pass looser ones under floa
 from __future__ import annotations
 
 import inspect
-import sys
 import types
 
 
@@ -41,10 +40,11 @@ def check_against_plain(
     import numpy as np
 
     from ckpt_transform._marker import run_untransformed
+    from ckpt_transform.hook import hooked_module_of
 
     name = getattr(fn, "__qualname__", repr(fn))
     plain = inspect.unwrap(fn)
-    hooked = _from_hooked_module(plain)
+    hooked = hooked_module_of(plain)
     if hooked is not None:  # the import hook rewrote it: rebuild the plain loop from the source
         transformed = transformed or plain
         plain = _original_function(plain, hooked, name)
@@ -103,17 +103,6 @@ def check_against_plain(
         ad = sum(_dot(g, d) for g, d in zip(grads, direction))
         _assert_close(f"{name}: directional derivative against central finite differences", ad, fd, fd_rtol, fd_rtol)
     return value, grads[0] if len(argnums) == 1 else tuple(grads)
-
-
-def _from_hooked_module(fn):
-    """The module that the import hook transformed ``fn`` in, or None."""
-    from ckpt_transform.hook import loaded_by_hook
-
-    module = sys.modules.get(getattr(fn, "__module__", None) or "")
-    code = getattr(fn, "__code__", None)
-    if module is None or code is None or not loaded_by_hook(module) or code.co_filename != module.__file__:
-        return None
-    return module
 
 
 def _original_function(fn, module, name: str):

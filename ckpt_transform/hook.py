@@ -104,16 +104,10 @@ class ImportHook(importlib.abc.MetaPathFinder):
             found = _hook_cache.lookup(spec.origin, pyc)
         except OSError:
             return spec
-        hooked = importlib.machinery.ModuleSpec(
-            name,
-            _TransformingLoader(name, spec.origin, found, pyc, self),
-            origin=spec.origin,
-            is_package=spec.submodule_search_locations is not None,
-        )
-        hooked.submodule_search_locations = spec.submodule_search_locations
-        hooked.has_location = True
-        hooked.cached = pyc
-        return hooked
+        # the finder behind made this spec for this import alone: only its loader changes
+        spec.loader = _TransformingLoader(name, spec.origin, found, pyc, self)
+        spec.cached = pyc
+        return spec
 
     def _find_behind(self, name, path, target):
         """The spec the finders after this one would give: what the import would be without us."""
@@ -201,6 +195,18 @@ def _check_packages(packages) -> tuple[str, ...]:
 def loaded_by_hook(module) -> bool:
     """Whether ``module`` was transformed by an import hook."""
     return isinstance(getattr(module, "__loader__", None), _TransformingLoader)
+
+
+def hooked_module_of(fn):
+    """The module whose hooked import compiled the function ``fn``, or None.
+
+    Such a function's marked loops are rewritten already: the hook rewrites every marked loop of a
+    module, or the import fails."""
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    code = getattr(fn, "__code__", None)
+    if module is None or code is None or not loaded_by_hook(module) or code.co_filename != module.__file__:
+        return None
+    return module
 
 
 def already_imported(packages: tuple[str, ...]) -> list[str]:

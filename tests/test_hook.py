@@ -61,6 +61,12 @@ def simulate_plain(x, p, n):
 """
 
 
+# LOOPS with its function under @transform as well, as the examples write it.
+DECORATED = LOOPS.replace("from ckpt_transform import", "import ckpt_transform\nfrom ckpt_transform import").replace(
+    "def run(", "@ckpt_transform.transform\ndef run("
+)
+
+
 def make_package(root: Path, files: dict) -> str:
     """Write a package with a unique name under ``root``; returns the name."""
     name = f"ckpt_hook_{uuid.uuid4().hex[:10]}"
@@ -374,6 +380,19 @@ def test_stat_key_spares_reading_an_unchanged_source_and_the_hash_still_decides(
 
 
 @pytest.mark.filterwarnings("ignore::ckpt_transform.hook.ImportHookWarning")  # the package stays imported
+def test_transform_decorator_leaves_a_hooked_function_to_the_hook(importable, tmp_path):
+    pkg = importable({"loops.py": DECORATED})
+    first, _ = finish(python(IMPORT.format(pkg=pkg, mod="loops"), tmp_path))
+    second, _ = finish(python(IMPORT.format(pkg=pkg, mod="loops"), tmp_path))
+    assert first["transformed"] == [f"{pkg}.loops"] and first["calls_runtime"]
+    assert second["cached"] == [pkg, f"{pkg}.loops"] and second["calls_runtime"]
+    assert not second["libcst"], "@transform of a function the hook rewrote must not import the rewriter"
+    with install_import_hook([pkg]) as hook:
+        m = importlib.import_module(f"{pkg}.loops")
+    assert hook.cached == [pkg, f"{pkg}.loops"] and not hasattr(m.run, "__wrapped__")
+    assert m.run(jnp.float64(0.5), 3) == ((0.5 * 1.5) * 1.5 + 1) * 1.5 + 2
+
+
 def test_an_unmarked_module_comes_from_the_cache_until_a_marked_loop_is_added(importable, tmp_path):
     pkg = importable({"plain.py": "X = 1\n"})
 

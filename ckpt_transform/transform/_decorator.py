@@ -5,6 +5,9 @@ they are already being applied around us), rewritten, and compiled at its origin
 function that closes over variables is compiled inside a synthetic ``def _ckpt_closure(<free names>):`` so that those names
 stay free variables; the new function then reuses the original closure cells, globals, defaults
 and metadata, exactly like the function it replaces.
+
+A function of a module that the import hook loaded comes back as it is: the hook has rewritten its
+loops already, and decorating it then costs neither a second rewrite nor the import of libcst.
 """
 
 from __future__ import annotations
@@ -17,10 +20,8 @@ import linecache
 import types
 
 from .._marker import HOOK_OR_CLI
-from ._compile import compile_transformed, function_code
+from ..hook import hooked_module_of
 from ._errors import InternalError, TransformError
-from ._markers import find_markers
-from ._rewrite import rewrite_source
 
 _ALTERNATIVES = f"Alternatives: {HOOK_OR_CLI}."
 
@@ -65,6 +66,17 @@ def transform(fn):
         raise TypeError(f"@ckpt_transform.transform decorates a function defined with `def`, got "
                         f"{type(fn).__name__} {fn!r}. Fix: put @transform directly above `def` "
                         "(below any other decorator)")
+    if hooked_module_of(fn) is not None:
+        return fn
+    return _rewrite_function(fn)
+
+
+def _rewrite_function(fn):
+    """``fn`` compiled from its rewritten source, or ``fn`` itself when it has no marked loop."""
+    from ._compile import compile_transformed, function_code  # libcst: loaded only to rewrite
+    from ._markers import find_markers
+    from ._rewrite import rewrite_source
+
     filename = fn.__code__.co_filename
     lines = _file_lines(fn)
     tree = ast.parse("".join(lines), filename)
