@@ -16,19 +16,24 @@ median number of minor page faults during the import; in brackets: the 90% boots
 the ratio. The verdict is "ok" or "MISSED" when the whole interval is on one side of 1.2, else
 "at the bound".
 
-What the development machine (a small VM) showed, 2026-11-29; medians of single cold imports move
-by 10-15 us between runs, so ratios by 0.05-0.1:
+What the development machine (a small VM) showed, 2026-11-29 (four runs of 15-31 processes);
+medians of single cold imports move by 10-15 us between runs, so ratios by 0.05-0.1:
 
+- Modules as people write them: the typical model 1.02-1.05, the four examples 1.04-1.05, an
+  unmarked module 1.07-1.16.
 - A fresh process's import costs mostly first touches of memory: each minor page fault costs about
   10 us here. The rewrite needs more memory than the original: a nested function per loop, two per
   while loop (code objects, their names and qualified names); the worst-case module unmarshals to
-  22 kB instead of 15 kB. Hence the floors: the rewrite imported without the hook costs 1.05-1.17 x
-  the original for one module, 1.22-1.30 x for the package (63 faults instead of 42).
+  18.8 kB of objects instead of 12.0 kB (tracemalloc). Hence the floors: the rewrite imported
+  without the hook costs 1.05-1.17 x the original for one module, 1.20-1.30 x for the package (63-67
+  faults instead of 42-44), and the worst cases sit at the target or above it: 1.18-1.28 for the
+  module, 1.22-1.35 for the package.
 - The hook makes the system calls of a plain import (one stat of the source, one read of a cache
   file: every module of a hooked package is served from the hook's cache, unmarked ones with their
   plain code), so what it adds is its own Python code, which has not run yet in a fresh process
-  while the interpreter's import code is warm: 20-45 us on the first hooked import, a few us on
-  each further module; 1.03-1.11 x the floor.
+  while the interpreter's import code is warm: finding and loading the first module costs 12-14 us
+  more than the standard path, a further one 2 us; 0.99-1.11 x the floor. Inlining the whole hit
+  path into one function saved 7 us of those, not worth its tangle.
 - Hand-edited rewrites of the package (one function per while loop with the test behind a flag, one
   name for all loop bodies, the state as separate parameters) cut 62 faults to 51-54 and the floor
   to 1.18-1.23 x: not enough to bring the worst cases under 1.2 with the hook on top, so the

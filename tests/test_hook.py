@@ -381,6 +381,8 @@ def test_stat_key_spares_reading_an_unchanged_source_and_the_hash_still_decides(
 
 @pytest.mark.filterwarnings("ignore::ckpt_transform.hook.ImportHookWarning")  # the package stays imported
 def test_transform_decorator_leaves_a_hooked_function_to_the_hook(importable, tmp_path):
+    from ckpt_transform.pytest_plugin import check_against_plain
+
     pkg = importable({"loops.py": DECORATED})
     first, _ = finish(python(IMPORT.format(pkg=pkg, mod="loops"), tmp_path))
     second, _ = finish(python(IMPORT.format(pkg=pkg, mod="loops"), tmp_path))
@@ -390,7 +392,8 @@ def test_transform_decorator_leaves_a_hooked_function_to_the_hook(importable, tm
     with install_import_hook([pkg]) as hook:
         m = importlib.import_module(f"{pkg}.loops")
     assert hook.cached == [pkg, f"{pkg}.loops"] and not hasattr(m.run, "__wrapped__")
-    assert m.run(jnp.float64(0.5), 3) == ((0.5 * 1.5) * 1.5 + 1) * 1.5 + 2
+    value, grad = check_against_plain(m.run, jnp.float64(0.5), 3)  # its plain loop is rebuilt too
+    assert value == ((0.5 * 1.5) * 1.5 + 1) * 1.5 + 2 and grad == 1.5**3
 
 
 def test_an_unmarked_module_comes_from_the_cache_until_a_marked_loop_is_added(importable, tmp_path):
