@@ -414,6 +414,18 @@ def test_an_unmarked_module_comes_from_the_cache_until_a_marked_loop_is_added(im
     assert hook.transformed == [f"{pkg}.plain"] and "checkpointed_range" in module.run.__code__.co_names
 
 
+def test_reload_of_an_edited_hooked_module_transforms_the_new_source(importable, tmp_path):
+    pkg = importable({"loops.py": LOOPS})
+    with install_import_hook([pkg]) as hook:
+        module = importlib.import_module(f"{pkg}.loops")
+        (tmp_path / pkg / "loops.py").write_text(LOOPS.replace("RATE = 1.5", "RATE = 2.5"))
+        module = importlib.reload(module)
+    assert hook.transformed == [f"{pkg}.loops"] * 2 and module.RATE == 2.5
+    assert "checkpointed_range" in module.run.__code__.co_names
+    again = module.__loader__.get_code(module.__name__)  # asked twice (runpy, coverage): from the cache
+    assert hook.cached == [module.__name__] and again.co_filename == module.__file__
+
+
 def test_a_stat_key_is_recorded_only_when_no_clock_calls_the_source_racy(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     source = tmp_path / "mod.py"
