@@ -5,40 +5,44 @@ Run: python benchmarks/bench_import.py [--processes N]
 Every measurement is one fresh interpreter that imports the hook, ``jax.numpy`` and the names the
 modules import from ``ckpt_transform`` first (they cost the same either way), then times only
 ``import <package>.<module>`` (the package ``__init__`` included). Variants alternate over N
-processes; medians are compared. Both caches are warm: the interpreter's pyc for the plain import,
-the hook's pyc for the hooked one. Target from issue 5: hooked-from-cache <= 1.2 x plain.
+processes; medians are compared. Target from issue 5: hooked-from-cache <= 1.2 x plain.
 
-Rows: a module of nothing but marked loops (the worst case) and a package of ten of them, each
-followed by its floor: the same rewritten source imported as ordinary modules without any hook; a
-typical model module; the four examples as a package (without their ``@transform`` lines, as a
-hook user writes them); a module without a marked loop in a hooked package. In parentheses: the
-median number of minor page faults during the import; in brackets: the 90% bootstrap interval of
-the ratio. The verdict is "ok" or "MISSED" when the whole interval is on one side of 1.2, else
+Each row imports one thing three ways, every cache warm: the original source without the hook
+(the interpreter's pyc), its rewrite written out as ordinary modules without the hook (a twin
+package ``<name>_rewritten``: the same code objects the hook serves), and the original with the
+hook (the hook's pyc). Two ratios follow: hooked / rewrite is what the hook and its cache cost, the
+code served being the same; hooked / original is what a user of the hook sees, and includes the
+cost of the rewritten code itself. Rows: a module of nothing but marked loops and their step
+functions (the worst case) and a package of ten of them; a typical model module; the four examples
+as a package (without their ``@transform`` lines, as a hook user writes them); a module without a
+marked loop in a hooked package (served from the hook's cache with its plain code). In parentheses:
+the median number of minor page faults during the import; in brackets: the 90% bootstrap interval
+of the ratio. The verdict is "ok" or "MISSED" when the whole interval is on one side of 1.2, else
 "at the bound".
 
-What the development machine (a small VM) showed, 2026-11-29 (four runs of 15-31 processes);
-medians of single cold imports move by 10-15 us between runs, so ratios by 0.05-0.1:
+What the development machine (a small VM) showed, 2026-11-29 (runs of 15-31 processes); medians of
+single cold imports move by 10-15 us between runs, so ratios by 0.05-0.1:
 
-- Modules as people write them: the typical model 1.02-1.05, the four examples 1.04-1.05, an
-  unmarked module 1.07-1.16.
-- A fresh process's import costs mostly first touches of memory: each minor page fault costs about
-  10 us here. The rewrite needs more memory than the original: a nested function per loop, two per
-  while loop (code objects, their names and qualified names); the worst-case module unmarshals to
-  18.8 kB of objects instead of 12.0 kB (tracemalloc). Hence the floors: the rewrite imported
-  without the hook costs 1.05-1.17 x the original for one module, 1.20-1.30 x for the package (63-67
-  faults instead of 42-44), and the worst cases sit at the target or above it: 1.18-1.28 for the
-  module, 1.22-1.35 for the package.
-- The hook makes the system calls of a plain import (one stat of the source, one read of a cache
-  file: every module of a hooked package is served from the hook's cache, unmarked ones with their
-  plain code), so what it adds is its own Python code, which has not run yet in a fresh process
-  while the interpreter's import code is warm: finding and loading the first module costs 12-14 us
-  more than the standard path, a further one 2 us; 0.99-1.11 x the floor. Inlining the whole hit
-  path into one function saved 7 us of those, not worth its tangle.
-- Hand-edited rewrites of the package (one function per while loop with the test behind a flag, one
-  name for all loop bodies, the state as separate parameters) cut 62 faults to 51-54 and the floor
-  to 1.18-1.23 x: not enough to bring the worst cases under 1.2 with the hook on top, so the
-  generated code keeps its plainer form. A module with ordinary definitions around its loops
-  hardly notices any of it.
+- The hook and its cache: 1.01-1.07 x the same code imported without the hook, every row, in two
+  runs of this table at 31 processes (0.99-1.11 in earlier ones without its twin packages). The hook
+  makes the system calls of a plain import (one stat of the source, one read of a cache file), so
+  what it adds is its own Python code, which has not run yet in a fresh process while the
+  interpreter's import code is warm: finding and loading the first module costs 12-14 us more than
+  the standard path, a further one 2 us. Inlining the whole hit path into one function saved 7 us
+  of those, not worth its tangle.
+- Against the original source: modules as people write them 1.00-1.10 (the typical model 1.00-1.05,
+  the examples 1.03-1.08, an unmarked module 1.07-1.10); the worst cases 1.18-1.28 (one module) and
+  1.22-1.35 (the package), where the rewrite alone, without the hook, costs 1.05-1.17 x and
+  1.20-1.30 x (today 1.13-1.14 x and 1.25 x).
+- Why the rewrite costs more: a fresh process's import is mostly first touches of memory (each
+  minor page fault costs about 10 us here), and the rewrite needs more: a nested function per loop
+  body (two per while loop: its test too), each a code object with its names and qualified name;
+  the worst-case module unmarshals to 18.8 kB of objects instead of 12.0 kB (tracemalloc), the
+  package touches 66 pages instead of 44. A loop body must be a function, since JAX differentiates
+  one call of it. Hand-edited rewrites of the package (one function per while loop with the test
+  behind a flag, one name for all loop bodies, the state as separate parameters) cut 62 faults to
+  51-54 and the rewrite's own cost to 1.18-1.23 x: not enough to matter, so the generated code keeps
+  its plainer form. A module with ordinary definitions around its loops hardly notices any of it.
 
 Sources are written over two seconds before the hook caches them, as with any source not edited
 this very moment (racy sources are hashed on every import), and imported twice with the hook first:
@@ -203,54 +207,50 @@ class Row(typing.NamedTuple):
     target: str  # the dotted name imported
     lines: int  # of the module(s) imported
     cached: list  # sorted names the hooked import takes from the cache (every module it imports)
-    floor_of: str | None = None  # this row imports, without hook, the rewrite of that row's modules
+    rewritten: str | None  # the same import of the rewritten source as ordinary modules; None: nothing to rewrite
 
 
-def measure(row: Row, hooked: bool, cwd: Path, env: dict) -> tuple[float, int]:
-    """Seconds and minor page faults of one import in a fresh interpreter."""
-    code = MEASURE.format(target=row.target, packages=[row.target.partition(".")[0]], hooked=hooked, cached=row.cached)
+def measure(target: str, packages: list, cached: list | None, cwd: Path, env: dict) -> tuple[float, int]:
+    """Seconds and minor page faults of one import in a fresh interpreter; hooked unless ``cached``
+    is None."""
+    code = MEASURE.format(target=target, packages=packages, hooked=cached is not None, cached=cached)
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True, capture_output=True, text=True)
     elapsed, faults = out.stdout.split()
     return float(elapsed), int(faults)
 
 
 def write_packages(root: Path) -> list[Row]:
-    """The benchmark's packages under ``root``, and the rows that import them."""
-    pkg, many, many_rewritten = "bench_hooked_pkg", "bench_many_pkg", "bench_many_rewritten"
-    examples = "bench_examples"
+    """The benchmark's packages under ``root``, each with a twin ``<name>_rewritten`` holding the
+    rewrite of its modules, and the rows that import them."""
+    pkg, many, examples = "bench_hooked_pkg", "bench_many_pkg", "bench_examples"
     modules = [f"m{i}" for i in range(MANY)]
-    rewritten = transform_source(LOOPS)  # the floor: the rewrite imported as an ordinary module
     sources = {m: example(m) for m in EXAMPLE_MODULES}
-    files = {
-        f"{pkg}/__init__.py": "",
-        f"{pkg}/loops.py": LOOPS,
-        f"{pkg}/rewritten.py": rewritten,
-        f"{pkg}/model.py": TYPICAL,
-        f"{pkg}/helpers.py": HELPERS,
-        **{f"{name}/__init__.py": f"from . import {', '.join(modules)}\n" for name in (many, many_rewritten)},
-        **{f"{many}/{m}.py": LOOPS for m in modules},
-        **{f"{many_rewritten}/{m}.py": rewritten for m in modules},
-        "_report.py": (EXAMPLES / "_report.py").read_text(),
-        f"{examples}/__init__.py": f"from . import {', '.join(EXAMPLE_MODULES)}\n",
-        **{f"{examples}/{m}.py": text for m, text in sources.items()},
+    packages = {
+        pkg: {"__init__": "", "loops": LOOPS, "model": TYPICAL, "helpers": HELPERS},
+        many: {"__init__": f"from . import {', '.join(modules)}\n", **{m: LOOPS for m in modules}},
+        examples: {"__init__": f"from . import {', '.join(EXAMPLE_MODULES)}\n", **sources},
     }
-    for name, text in files.items():
-        (root / name).parent.mkdir(exist_ok=True)
-        (root / name).write_text(text)
+    (root / "_report.py").write_text((EXAMPLES / "_report.py").read_text())
+    for name, files in packages.items():
+        for twin, rewrite in ((name, str), (f"{name}_rewritten", transform_source)):
+            (root / twin).mkdir()
+            for module, text in files.items():
+                (root / twin / f"{module}.py").write_text(rewrite(text))
     lines = len(LOOPS.splitlines())
+    every = sorted([many] + [f"{many}.{m}" for m in modules])
     return [
-        Row("only marked loops (12), from cache", f"{pkg}.loops", lines, [pkg, f"{pkg}.loops"]),
-        Row("  its rewrite as a plain module, no hook", f"{pkg}.rewritten", lines, [], floor_of=f"{pkg}.loops"),
-        Row(f"package of {MANY} such modules", many, MANY * lines, sorted([many] + [f"{many}.{m}" for m in modules])),
-        Row("  their rewrites as a plain package, no hook", many_rewritten, MANY * lines, [], floor_of=many),
-        Row("typical model (2 marked loops), from cache", f"{pkg}.model", len(TYPICAL.splitlines()), [pkg, f"{pkg}.model"]),
+        Row("only marked loops (12)", f"{pkg}.loops", lines, [pkg, f"{pkg}.loops"], f"{pkg}_rewritten.loops"),
+        Row(f"package of {MANY} such modules", many, MANY * lines, every, f"{many}_rewritten"),
+        Row("typical model (2 marked loops)", f"{pkg}.model", len(TYPICAL.splitlines()), [pkg, f"{pkg}.model"],
+            f"{pkg}_rewritten.model"),
         Row(
-            f"the {len(EXAMPLE_MODULES)} examples as a package, from cache",
+            f"the {len(EXAMPLE_MODULES)} examples as a package",
             examples,
             sum(len(text.splitlines()) for text in sources.values()),
             sorted([examples] + [f"{examples}.{m}" for m in EXAMPLE_MODULES]),
+            f"{examples}_rewritten",
         ),
-        Row("unmarked module, from cache", f"{pkg}.helpers", len(HELPERS.splitlines()), [pkg, f"{pkg}.helpers"]),
+        Row("unmarked module", f"{pkg}.helpers", len(HELPERS.splitlines()), [pkg, f"{pkg}.helpers"], None),
     ]
 
 
@@ -265,34 +265,40 @@ def main() -> None:
         rows = write_packages(root)
         time.sleep(2.1)  # past the racy window: the hook records the stat key of each source
         for row in rows:  # warm the interpreter's pycs, then the hook's
-            measure(row, False, root, env)
             package = row.target.partition(".")[0]
+            for target in filter(None, (row.target, row.rewritten)):
+                measure(target, [], None, root, env)
             warm = f"import ckpt_transform.hook as h; h.install_import_hook([{package!r}]); import {row.target}"
-            if row.floor_of is None:
-                for _ in range(2):  # transform, then record the stat key (see _hook_cache)
-                    subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)
-        print(f"{args.processes} fresh processes per variant; medians of the import alone (and of its minor page faults)")
-        seen = {}  # target -> medians of the plain and the hooked import
+            for _ in range(2):  # transform, then record the stat key (see _hook_cache)
+                subprocess.run([sys.executable, "-c", warm], cwd=root, env=env, check=True)
+        print(f"{args.processes} fresh processes per variant; medians of the import alone (and of its minor page faults);")
+        print("verdicts against the target, hooked <= 1.2 x plain")
+        print(f"{'':<36}{'lines':>6}  {'original':>14}  {'rewrite':>14}  {'hooked':>14}  ", end="")
+        print(f"{'hooked / rewrite':<40}hooked / original")
         for row in rows:
-            variants = (False, True) if row.floor_of is None else (False,)
-            runs = {hooked: [] for hooked in variants}
-            for _ in range(args.processes):
-                for hooked in variants:
-                    runs[hooked].append(measure(row, hooked, root, env))
-            p, pf = medians(runs[False])
-            head = f"{row.label:<46}{row.lines:>5} lines  plain {1e3 * p:6.3f} ms ({pf:3.0f})"
-            if row.floor_of is not None:
-                original, hooked_original = seen[row.floor_of]
-                print(f"{head}  {p / original:4.2f} x the original; the hooked import is {hooked_original / p:4.2f} x this")
-                continue
-            h, hf = medians(runs[True])
-            seen[row.target] = (p, h)
-            low, high = ratio_interval([t for t, _ in runs[False]], [t for t, _ in runs[True]])
-            verdict = "ok" if high <= 1.2 else "MISSED" if low > 1.2 else "at the bound"
-            print(
-                f"{head}  hooked {1e3 * h:6.3f} ms ({hf:3.0f})  ratio {h / p:4.2f} "
-                f"[{low:4.2f}, {high:4.2f}]  target <= 1.2: {verdict}"
-            )
+            package = row.target.partition(".")[0]
+            variants = {"original": (row.target, [], None), "hooked": (row.target, [package], row.cached)}
+            if row.rewritten:
+                variants["rewrite"] = (row.rewritten, [], None)
+            runs = {name: [] for name in variants}
+            for _ in range(args.processes):  # alternate the variants: drifts of the machine hit all alike
+                for name, variant in variants.items():
+                    runs[name].append(measure(*variant, root, env))
+            times = {name: [t for t, _ in rs] for name, rs in runs.items()}
+            cells = {
+                name: f"{1e3 * statistics.median(times[name]):6.3f} ms ({statistics.median(f for _, f in rs):3.0f})"
+                for name, rs in runs.items()
+            }
+            cost = verdict(times["rewrite"], times["hooked"]) if row.rewritten else "(nothing to rewrite)"
+            print(f"{row.label:<36}{row.lines:>6}  {cells['original']}  {cells.get('rewrite', '-'):>14}  ", end="")
+            print(f"{cells['hooked']}  {cost:<40}{verdict(times['original'], times['hooked'])}")
+
+
+def verdict(plain: list, hooked: list) -> str:
+    """``median(hooked) / median(plain)``, its interval, and whether it meets the target."""
+    low, high = ratio_interval(plain, hooked)
+    word = "ok" if high <= 1.2 else "MISSED" if low > 1.2 else "at the bound"
+    return f"{statistics.median(hooked) / statistics.median(plain):4.2f} [{low:4.2f}, {high:4.2f}] {word}"
 
 
 def ratio_interval(plain: list, hooked: list, resamples: int = 2000) -> tuple[float, float]:
@@ -303,11 +309,6 @@ def ratio_interval(plain: list, hooked: list, resamples: int = 2000) -> tuple[fl
     h = np.median(rng.choice(hooked, (resamples, len(hooked))), axis=1)
     low, high = np.percentile(h / p, [5, 95])
     return float(low), float(high)
-
-
-def medians(runs: list) -> tuple[float, float]:
-    """Median seconds and median page faults of ``measure`` results."""
-    return statistics.median(t for t, _ in runs), statistics.median(f for _, f in runs)
 
 
 if __name__ == "__main__":
